@@ -1,0 +1,60 @@
+"""Shared fixtures: the ``xp`` backend fixture and the ``gpu`` marker handling."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+
+def _gpu_available() -> bool:
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - any CUDA failure means "no usable GPU"
+        return False
+
+
+GPU_AVAILABLE = _gpu_available()
+
+
+def _backends() -> list:
+    params = [pytest.param("numpy", id="numpy")]
+    if importlib.util.find_spec("array_api_strict") is not None:
+        params.append(pytest.param("array_api_strict", id="array_api_strict"))
+    params.append(
+        pytest.param(
+            "cupy",
+            id="cupy",
+            marks=[pytest.mark.gpu, pytest.mark.skipif(not GPU_AVAILABLE, reason="no CuPy GPU")],
+        )
+    )
+    return params
+
+
+@pytest.fixture(params=_backends())
+def xp(request):
+    """Array namespace under test: numpy, array_api_strict, and cupy when a GPU is present."""
+    name = request.param
+    if name == "numpy":
+        return np
+    if name == "array_api_strict":
+        import array_api_strict
+
+        return array_api_strict
+    import cupy
+
+    return cupy
+
+
+def pytest_collection_modifyitems(config, items):
+    if GPU_AVAILABLE:
+        return
+    skip = pytest.mark.skip(reason="GPU test: no CuPy device available")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
