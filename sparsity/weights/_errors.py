@@ -1,0 +1,69 @@
+"""Exceptions raised by the weight loaders.
+
+Every error names the file (and the tensor, where there is one) and states the problem, so that the command
+line can print it as one line.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "CorruptWeightsError",
+    "MissingDependencyError",
+    "UnknownFormatError",
+    "UnsafePickleError",
+    "WeightsError",
+    "WeightsNotFoundError",
+    "WeightsWarning",
+]
+
+
+class WeightsError(Exception):
+    """A weight file or directory that cannot be read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (or directory) concerned.
+    problem : str
+        What is wrong, in words.
+    tensor : str, optional
+        The tensor concerned, when the problem is local to one tensor.
+
+    Attributes
+    ----------
+    path, problem, tensor
+        As given; ``str(error)`` joins them into one line.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, tensor: str | None = None) -> None:
+        self.path = os.fspath(path)
+        self.problem = problem
+        self.tensor = tensor
+        where = f"{self.path}" + (f" [tensor {tensor!r}]" if tensor is not None else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """The path does not exist, or a directory holds no weight file."""
+
+
+class UnknownFormatError(WeightsError):
+    """The content matches none of the supported formats."""
+
+
+class CorruptWeightsError(WeightsError):
+    """The file has a known format but is truncated or internally inconsistent."""
+
+
+class UnsafePickleError(WeightsError):
+    """A pickle asks for a global outside the allow-list (it would run code); nothing was executed."""
+
+
+class MissingDependencyError(WeightsError, ImportError):
+    """Reading this format needs an optional package that is not installed."""
+
+
+class WeightsWarning(UserWarning):
+    """A tensor was skipped (unsupported dtype or quantisation, or unreadable with ``errors="skip"``)."""
