@@ -14,11 +14,11 @@ import numpy as np
 
 __all__ = [
     "array_namespace",
+    "asarray_float",
     "is_cupy_namespace",
     "is_numpy_namespace",
-    "to_numpy",
-    "asarray_float",
     "namespace_of_module",
+    "to_numpy",
 ]
 
 
@@ -131,9 +131,7 @@ def asarray_float(x: Any, name: str = "x") -> tuple[Any, Any]:
     dt = x.dtype
     if isinstance(x, np.ndarray):
         if dt.kind not in "biuf":
-            raise TypeError(
-                f"{name} must be a real numeric array (bool, int or float); got dtype {dt!s}"
-            )
+            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt!s}")
     else:
         ok = any(xp.isdtype(dt, kind) for kind in ("bool", "integral", "real floating"))
         if not ok:

@@ -15,7 +15,7 @@ def _gpu_available() -> bool:
         import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001 - any CUDA failure means "no usable GPU"
+    except Exception:
         return False
 
 

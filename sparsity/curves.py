@@ -1,0 +1,338 @@
+"""Best-k approximation error curves and their decay exponents.
+
+Sort the magnitudes :math:`|x|_{(1)} \\ge \\dots \\ge |x|_{(n)}`. The best k-term :math:`\\ell_p` error is
+
+.. math:: \\sigma_k(x)_p = \\Big(\\sum_{j>k} |x|_{(j)}^p\\Big)^{1/p}.
+
+If :math:`|x|_{(k)} \\sim C k^{-1/\\alpha}` (survival tail index alpha) and alpha < p, then
+:math:`\\sigma_k \\sim k^{1/p - 1/\\alpha}`: the error decays as a power law. For p = 2 the threshold is
+alpha = 2, the finite-variance boundary of the generalized central limit theorem.
+
+The smooth sparsity measures live in :mod:`sparsity.measures`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from sparsity._array_api import to_numpy
+from sparsity._validation import check_k, check_p, check_positive_float, flat_magnitudes
+
+__all__ = [
+    "DecayFit",
+    "best_k_error",
+    "decay_exponent",
+    "default_decay_window",
+    "effective_sparsity",
+    "predicted_decay_exponent",
+]
+
+# Block length of the fused square / cumulative-sum / root pass (fits in L2 as float64).
+_BLOCK = 1 << 15
+# Partition instead of a full sort when the largest requested k is at most n / _PARTITION_RATIO.
+_PARTITION_RATIO = 16
+# Float64 magnitudes outside this range are rescaled (by an exact power of two) before taking powers.
+_SAFE_RANGE = (1e-140, 1e140)
+
+
+class DecayFit(NamedTuple):
+    """Least-squares power-law fit ``sigma_k ~ exp(intercept) * k**(-exponent)`` over ``k_min <= k <= k_max``.
+
+    Attributes
+    ----------
+    exponent : float
+        Measured decay exponent ``s`` (positive = decaying error).
+    intercept : float
+        Intercept of ``log sigma_k`` against ``log k``.
+    r2 : float
+        Coefficient of determination of the log-log fit.
+    k_min, k_max : int
+        The fit window actually used.
+    """
+
+    exponent: float
+    intercept: float
+    r2: float
+    k_min: int
+    k_max: int
+
+
+def _power_scale(m: float, p: float, dtype: Any) -> float | None:
+    """Exact power-of-two factor that keeps ``(a * scale)**p`` in range, or None when none is needed.
+
+    Float32, float16 and integer magnitudes are at most ~3.4e38, so their squares (and sums of up to 1e200
+    of them) fit in float64 without scaling; float64 magnitudes and other exponents are scaled by the largest
+    magnitude rounded to a power of two (multiplying by a power of two is exact).
+    """
+    if m == 0.0:
+        return None
+    if p == 2.0 and (dtype != np.float64 or _SAFE_RANGE[0] < m < _SAFE_RANGE[1]):
+        return None
+    return math.ldexp(1.0, -math.frexp(m)[1])
+
+
+def _curve_numpy(a: np.ndarray, p: float) -> np.ndarray:
+    """Full curve for a NumPy magnitude array (modified in place): one sort, one fused blocked pass."""
+    a.sort()
+    n = a.shape[0]
+    out = np.empty(n + 1, dtype=np.float64)
+    out[0] = 0.0
+    m = float(a[-1]) if n else 0.0
+    scale = _power_scale(m, p, a.dtype)
+    buf = np.empty(min(_BLOCK, max(n, 1)), dtype=np.float64)
+    carry = 0.0
+    for start in range(0, n, _BLOCK):
+        block = a[start : start + _BLOCK]
+        b = buf[: block.shape[0]]
+        if scale is None:
+            np.square(block, out=b, dtype=np.float64)
+        else:
+            np.multiply(block, scale, out=b, dtype=np.float64)
+            np.power(b, p, out=b) if p != 2.0 else np.square(b, out=b)
+        b[0] += carry
+        seg = out[1 + start : 1 + start + block.shape[0]]
+        np.cumsum(b, out=seg)
+        carry = float(seg[-1])
+        if p == 2.0:
+            np.sqrt(seg, out=seg)
+        else:
+            np.power(seg, 1.0 / p, out=seg)
+    if scale is not None:
+        out /= scale
+    return out[::-1]
+
+
+def _curve_xp(a: Any, p: float, xp: Any) -> Any:
+    """Full curve through the array namespace (the path CuPy and array_api_strict take)."""
+    s = xp.sort(a)
+    n = s.shape[0]
+    m = float(s[n - 1])
+    s = xp.astype(s, xp.float64)
+    scale = _power_scale(m, p, np.float64 if s.dtype == a.dtype else np.float32)
+    if scale is not None:
+        s = s * scale
+    pw = s * s if p == 2.0 else s**p
+    tails = xp.cumulative_sum(pw, include_initial=True)
+    e = xp.sqrt(tails) if p == 2.0 else tails ** (1.0 / p)
+    if scale is not None:
+        e = e / scale
+    return xp.flip(e)
+
+
+def _values_partition(a: np.ndarray, karr: np.ndarray, p: float) -> tuple[np.ndarray, float]:
+    """Errors at the requested k from a partial partition (NumPy/CuPy): O(n) when max(k) is small.
+
+    The n - K smallest magnitudes are summed directly and the K largest are sorted, so no tail sum is
+    formed by subtracting from the total (no cancellation). Returns the values and the norm (k = 0).
+    """
+    n = a.shape[0]
+    big_k = int(karr.max())
+    part = np.partition(a, n - big_k)
+    rest, top = part[: n - big_k], np.sort(part[n - big_k :])
+    m = float(top[-1])
+    scale = _power_scale(m, p, a.dtype)
+    f = 1.0 if scale is None else scale
+    rest64 = rest.astype(np.float64) * f
+    top64 = top.astype(np.float64) * f
+    rest_sum = float(np.dot(rest64, rest64)) if p == 2.0 else float(np.sum(rest64**p))
+    top_cum = np.concatenate(([0.0], np.cumsum(top64**p)))
+    values = (rest_sum + top_cum[big_k - karr]) ** (1.0 / p)
+    norm = (rest_sum + top_cum[big_k]) ** (1.0 / p)
+    return values / f, norm / f
+
+
+def _relative(values: Any, norm: float) -> Any:
+    return values / norm if norm > 0 else values * 0.0
+
+
+def best_k_error(x: Any, k: Any = None, *, p: float = 2.0, relative: bool = False) -> Any:
+    """Best k-term :math:`\\ell_p` approximation error of ``x``.
+
+    .. math:: \\sigma_k(x)_p = \\Big(\\sum_{j>k} |x|_{(j)}^p\\Big)^{1/p}
+
+    where :math:`|x|_{(1)} \\ge \\dots \\ge |x|_{(n)}` are the sorted magnitudes.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape (flattened; signs ignored). bool, int, float16, float32, float64 (and bfloat16/float8 from
+        ml_dtypes). Sums are accumulated in float64; float32 magnitudes up to 3.4e38 do not overflow.
+    k : int or array_like of int, optional
+        ``None`` returns the full curve. Otherwise the errors at these k (``0 <= k <= n``). When the
+        largest k is small compared with n, NumPy and CuPy inputs use a partition instead of a full sort.
+    p : float, default 2.0
+        Norm exponent, ``p > 0``.
+    relative : bool, default False
+        Divide by :math:`\\|x\\|_p` (so ``e[0] = 1``). For an all-zero ``x`` the curve and the relative
+        curve are all zeros (x is represented exactly with k = 0 terms).
+
+    Returns
+    -------
+    e : array of shape (n + 1,) or of the shape of ``k``, float64, in the namespace of ``x``
+        ``e[0] = ||x||_p`` and ``e[n] = 0``; non-increasing in k. A scalar ``k`` gives a 0-d array
+        (a NumPy float64 scalar for NumPy input).
+
+    Raises
+    ------
+    ValueError
+        Empty input, NaN or infinite entries, ``p <= 0``, ``k`` outside ``[0, n]``.
+    TypeError
+        Non-numeric input or non-integer ``k``.
+
+    References
+    ----------
+    .. [1] R. Gribonval, V. Cevher, M. E. Davies, "Compressible distributions for high-dimensional
+       statistics", IEEE Trans. Inf. Theory 58(8), 2012.
+
+    Examples
+    --------
+    >>> import numpy as np, sparsity as sp
+    >>> sp.best_k_error(np.array([3.0, -4.0, 0.0]))
+    array([5., 3., 0., 0.])
+    >>> float(sp.best_k_error([3.0, -4.0], 1, relative=True))
+    0.6
+    """
+    p = check_p(p)
+    a, xp = flat_magnitudes(x)
+    n = a.shape[0]
+    numpy_in = isinstance(a, np.ndarray)
+    if k is None:
+        curve = _curve_numpy(a, p) if numpy_in else _curve_xp(a, p, xp)
+        return _relative(curve, float(curve[0])) if relative else curve
+    karr = check_k(k, n)
+    if karr.size == 0:
+        return xp.asarray(np.zeros(karr.shape), dtype=xp.float64) if not numpy_in else np.zeros(karr.shape)
+    use_partition = numpy_in and karr.max() > 0 and karr.max() * _PARTITION_RATIO <= n
+    if use_partition:
+        values, norm = _values_partition(a, karr.ravel(), p)
+        values = values.reshape(karr.shape)
+    else:
+        curve = _curve_numpy(a, p) if numpy_in else to_numpy(_curve_xp(a, p, xp))
+        values, norm = curve[karr], float(curve[0])
+    if relative:
+        values = _relative(values, norm)
+    if numpy_in:
+        return values[()] if values.ndim == 0 else values
+    return xp.asarray(np.asarray(values, dtype=np.float64))
+
+
+def predicted_decay_exponent(alpha: float, p: float = 2.0) -> float:
+    """Decay exponent of the best-k error predicted by the tail index: ``max(0, 1/alpha - 1/p)``.
+
+    If the sorted magnitudes fall as :math:`k^{-1/\\alpha}` (survival tail index alpha) then
+    :math:`\\sigma_k(x)_p \\sim k^{-(1/\\alpha - 1/p)}` for alpha < p, and the error does not decay
+    as a power law for alpha >= p.
+
+    Examples
+    --------
+    >>> predicted_decay_exponent(1.0)
+    0.5
+    >>> predicted_decay_exponent(3.0)
+    0.0
+    """
+    alpha = check_positive_float(alpha, "alpha", allow_inf=True)
+    p = check_p(p)
+    return max(0.0, 1.0 / alpha - 1.0 / p)
+
+
+def default_decay_window(n: int) -> tuple[int, int]:
+    """Default fit window ``[k_min, k_max]`` of :func:`decay_exponent` for a vector of length n.
+
+    ``k_min = 10`` (for n >= 1000; ``max(1, n // 100)`` below) skips the few largest order statistics, whose
+    relative fluctuations are of order :math:`1/\\sqrt{k}`. ``k_max = floor(sqrt(n))`` keeps the window
+    inside the power-law regime: for iid samples the finite-n correction to
+    :math:`\\sigma_k^2 \\propto k^{1-2/\\alpha} - n^{1-2/\\alpha}` is of relative size
+    :math:`(k/n)^{2/\\alpha - 1}`, which is at most :math:`n^{-(2/\\alpha - 1)/2} \\to 0` inside the window.
+    """
+    k_min = 10 if n >= 1000 else max(1, n // 100)
+    k_max = max(math.isqrt(n), k_min + 2)
+    return k_min, min(k_max, n - 1)
+
+
+def decay_exponent(x: Any, *, p: float = 2.0, k_min: int | None = None, k_max: int | None = None) -> DecayFit:
+    """Measured decay exponent ``s`` of the best-k error, :math:`\\sigma_k \\approx C k^{-s}`.
+
+    Least squares of :math:`\\log \\sigma_k` on :math:`\\log k` at up to 64 log-spaced k in
+    ``[k_min, k_max]`` (log spacing weighs every scale equally). The default window is
+    :func:`default_decay_window`: ``[10, floor(sqrt(n))]``. If the error reaches zero inside the window
+    (an exactly sparse vector) the window ends before that k.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape (flattened magnitudes).
+    p : float, default 2.0
+        Norm exponent.
+    k_min, k_max : int, optional
+        Fit window, ``1 <= k_min < k_max < n``.
+
+    Returns
+    -------
+    DecayFit
+        ``exponent`` (positive = decaying), ``intercept``, ``r2``, and the window used.
+
+    Examples
+    --------
+    >>> import numpy as np, sparsity as sp
+    >>> x = np.arange(1, 10**5 + 1) ** -1.0  # |x|_(k) = k^(-1/alpha) with alpha = 1
+    >>> round(sp.decay_exponent(x).exponent, 2)  # theory: 1/alpha - 1/2
+    0.5
+    """
+    curve = to_numpy(best_k_error(x, p=p))
+    n = curve.shape[0] - 1
+    if n < 4:
+        raise ValueError(f"x must have at least 4 values to fit a decay exponent; got n = {n}")
+    d_min, d_max = default_decay_window(n)
+    lo = d_min if k_min is None else k_min
+    hi = d_max if k_max is None else k_max
+    for name, val in (("k_min", lo), ("k_max", hi)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer; got {val!r}")
+    if not 1 <= lo < hi < n:
+        raise ValueError(f"the fit window must satisfy 1 <= k_min < k_max < n = {n}; got k_min={lo}, k_max={hi}")
+    positive = np.flatnonzero(curve[: hi + 1] <= 0)
+    if positive.size:
+        hi = int(positive[0]) - 1
+    ks = np.unique(np.round(np.geomspace(lo, max(hi, lo), 64)).astype(np.int64))
+    if ks.size < 3:
+        raise ValueError(
+            f"x is too sparse for a decay fit: its best-k error is zero from k = {hi + 1} on, leaving fewer "
+            f"than 3 points in the window starting at k_min = {lo}"
+        )
+    lk, le = np.log(ks.astype(np.float64)), np.log(curve[ks])
+    slope, intercept = np.polyfit(lk, le, 1)
+    resid = le - (slope * lk + intercept)
+    ss_tot = float(np.sum((le - le.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
+    return DecayFit(float(-slope), float(intercept), r2, int(ks[0]), int(ks[-1]))
+
+
+def effective_sparsity(x: Any, eps: float = 0.1, *, p: float = 2.0) -> int:
+    """Smallest k whose relative best-k error is at most ``eps``: :math:`\\sigma_k(x)_p \\le \\epsilon \\|x\\|_p`.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape (flattened magnitudes).
+    eps : float, default 0.1
+        Relative error tolerance, ``0 < eps``; ``eps >= 1`` gives 0.
+    p : float, default 2.0
+        Norm exponent.
+
+    Returns
+    -------
+    k : int
+        In ``[0, n]``; 0 for an all-zero ``x``.
+
+    Examples
+    --------
+    >>> effective_sparsity([10.0, 1.0, 0.1], eps=0.2)
+    1
+    """
+    eps = check_positive_float(eps, "eps", allow_inf=True)
+    rel = to_numpy(best_k_error(x, p=p, relative=True))
+    # rel is non-increasing: count the entries strictly above eps.
+    return int(np.count_nonzero(rel > eps))
