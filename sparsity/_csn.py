@@ -22,15 +22,17 @@ naive O(n^2) scan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from sparsity.kernels.ks_scan import ks_scan
 
-__all__ = ["CsnResult", "csn_fit"]
+__all__ = ["CsnResult", "csn_fit", "csn_method"]
 
 # Pruning margin: a candidate is discarded only when its lower bound exceeds the best exact D by more than
 # this, which covers any ulp-level difference between the grid and the exact evaluation of the same point.
@@ -208,9 +210,7 @@ def _hurwitz(s: np.ndarray, q: np.ndarray, qmax: np.ndarray | None) -> np.ndarra
     return z
 
 
-def _discrete_alpha_density(
-    sumlog: np.ndarray, m: np.ndarray, xmin: np.ndarray, xmax: float | None
-) -> np.ndarray:
+def _discrete_alpha_density(sumlog: np.ndarray, m: np.ndarray, xmin: np.ndarray, xmax: float | None) -> np.ndarray:
     """Exact discrete MLE of the density exponent for each candidate (vectorised bisection on the score).
 
     Score: ``-sumlog / m - d/da log Z(a)``, with ``Z`` the (truncated) Hurwitz zeta normaliser; it decreases
@@ -303,9 +303,7 @@ def _fixed_xmin(tail: np.ndarray, xmin: float, *, discrete: bool, xmax: float | 
     starts = np.flatnonzero(first == np.arange(m))
     if discrete:
         ad = float(
-            _discrete_alpha_density(
-                np.array([np.sum(np.log(tail))]), np.array([float(m)]), np.array([xmin]), xmax
-            )[0]
+            _discrete_alpha_density(np.array([np.sum(np.log(tail))]), np.array([float(m)]), np.array([xmin]), xmax)[0]
         )
         z0 = special.zeta(ad, xmin)
         norm = z0 if xmax is None else z0 - special.zeta(ad, xmax + 1.0)
@@ -323,3 +321,72 @@ def _fixed_xmin(tail: np.ndarray, xmin: float, *, discrete: bool, xmax: float | 
     F = -np.expm1(-alpha * t[starts]) * cn
     d = float(np.max(np.abs(F - starts / m)))
     return CsnResult(alpha, xmin, m, d, 1, 1)
+
+
+# ----------------------------------------------------------------------------- validated entry for fit_tail
+
+
+def csn_method(
+    x: np.ndarray,
+    *,
+    discrete: bool,
+    xmin: float | None,
+    xmax: float | None,
+    min_tail: int,
+    scan: str,
+    backend: str,
+) -> dict[str, Any]:
+    """CSN body for :func:`sparsity.tails.fit_tail`: option checks that need the data, fit, standard error."""
+    if discrete:
+        nonint = x != np.round(x)
+        if nonint.any():
+            raise ValueError(
+                f"discrete=True needs integer magnitudes; got {int(nonint.sum())} non-integer value(s), "
+                f"e.g. {x[np.argmax(nonint)]!r}"
+            )
+    if xmin is not None and xmax is not None and xmax <= xmin:
+        raise ValueError(f"xmax must be > xmin; got xmax={xmax!r}, xmin={xmin!r}")
+    data = x if xmax is None else x[x <= xmax]
+    if xmin is not None:
+        tail_n = int(np.count_nonzero(data >= xmin))
+        if tail_n < 2:
+            raise ValueError(f"xmin={xmin!r} leaves {tail_n} value(s) in the tail; at least 2 are needed")
+    elif np.unique(data).size < 3:
+        raise ValueError(f"x needs at least 3 distinct magnitudes (<= xmax) to choose xmin; got {np.unique(data).size}")
+    r = csn_fit(data, discrete=discrete, xmin=xmin, xmax=xmax, min_tail=min_tail, scan=scan, backend=backend)
+    if discrete:
+        se = _discrete_se(r.alpha + 1.0, r.xmin, r.n_tail, xmax)
+    elif xmax is None:
+        se = r.alpha / math.sqrt(r.n_tail)
+    else:
+        se = _truncated_se(r.alpha, r.xmin, xmax, r.n_tail)
+    return {
+        "alpha": r.alpha,
+        "xmin": r.xmin,
+        "n_tail": r.n_tail,
+        "ks_distance": r.ks_distance,
+        "alpha_se": se,
+        "details": {"n_candidates": r.n_candidates, "n_exact_scans": r.n_exact, "xmin_fixed": xmin is not None},
+    }
+
+
+def _discrete_se(ad: float, xmin: float, m: int, xmax: float | None) -> float:
+    """1 / sqrt(m * I(a)), I(a) = d^2/da^2 log Z(a) = Var(log X) under the fit (central differences)."""
+    h = 1e-4
+
+    def logz(a: float) -> float:
+        z = special.zeta(a, xmin)
+        if xmax is not None:
+            z -= special.zeta(a, xmax + 1.0)
+        return math.log(z)
+
+    info = (logz(ad + h) - 2 * logz(ad) + logz(ad - h)) / h**2
+    return 1.0 / math.sqrt(m * info) if info > 0 else math.nan
+
+
+def _truncated_se(alpha: float, xmin: float, xmax: float, m: int) -> float:
+    """Fisher information of the truncated Pareto: 1/a^2 - r^a log(r)^2 / (r^a - 1)^2, r = xmax/xmin."""
+    lr = math.log(xmax / xmin)
+    e = math.expm1(alpha * lr)
+    info = 1.0 / alpha**2 - (e + 1.0) * lr**2 / e**2
+    return 1.0 / math.sqrt(m * info) if info > 0 else math.nan

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
+from sparsity import _tail_estimators as _est
 from sparsity._array_api import is_cupy_namespace, to_numpy
-from sparsity._csn import csn_fit
+from sparsity._csn import csn_method
 
 __all__ = ["TailFit", "fit_tail"]
 
@@ -150,78 +152,73 @@ def _check_int(value: Any, name: str, lo: int) -> int:
 # ------------------------------------------------------------------------------------------------ methods
 
 
-def _csn(
-    x: np.ndarray,
-    *,
-    discrete: bool,
-    xmin: float | None,
-    xmax: float | None,
-    min_tail: int,
-    scan: str,
-    backend: str,
-) -> dict[str, Any]:
-    if discrete:
-        nonint = x != np.round(x)
-        if nonint.any():
-            raise ValueError(
-                f"discrete=True needs integer magnitudes; got {int(nonint.sum())} non-integer value(s), "
-                f"e.g. {x[np.argmax(nonint)]!r}"
-            )
-    data = x if xmax is None else x[x <= xmax]
-    if xmin is not None:
-        tail_n = int(np.count_nonzero(data >= xmin))
-        if tail_n < 2:
-            raise ValueError(f"xmin={xmin!r} leaves {tail_n} value(s) in the tail; at least 2 are needed")
-        if xmax is not None and xmax <= xmin:
-            raise ValueError(f"xmax must be > xmin; got xmax={xmax!r}, xmin={xmin!r}")
-    elif np.unique(data).size < 3:
-        raise ValueError(
-            f"x needs at least 3 distinct magnitudes (<= xmax) to choose xmin; got {np.unique(data).size}"
-        )
-    r = csn_fit(data, discrete=discrete, xmin=xmin, xmax=xmax, min_tail=min_tail, scan=scan, backend=backend)
-    if discrete:
-        se = _discrete_se(r.alpha + 1.0, r.xmin, r.n_tail, xmax)
-    elif xmax is None:
-        se = r.alpha / math.sqrt(r.n_tail)
-    else:
-        se = _truncated_se(r.alpha, r.xmin, xmax, r.n_tail)
-    return {
-        "alpha": r.alpha,
-        "xmin": r.xmin,
-        "n_tail": r.n_tail,
-        "ks_distance": r.ks_distance,
-        "alpha_se": se,
-        "details": {
-            "n_candidates": r.n_candidates,
-            "n_exact_scans": r.n_exact,
-            "xmin_fixed": xmin is not None,
-        },
-    }
+@dataclass(frozen=True)
+class _Options:
+    """Validated options shared by every method body (each body reads the ones it uses)."""
+
+    discrete: bool
+    xmin: float | None
+    xmax: float | None
+    min_tail: int
+    scan: str
+    backend: str
+    k: int | None
+    n_boot: int
+    rng: np.random.Generator
 
 
-def _discrete_se(ad: float, xmin: float, m: int, xmax: float | None) -> float:
-    """1 / sqrt(m * I(a)), I(a) = d^2/da^2 log Z(a) = Var(log X) under the fit (central differences)."""
-    h = 1e-4
-
-    def logz(a: float) -> float:
-        z = special.zeta(a, xmin)
-        if xmax is not None:
-            z -= special.zeta(a, xmax + 1.0)
-        return math.log(z)
-
-    info = (logz(ad + h) - 2 * logz(ad) + logz(ad - h)) / h**2
-    return 1.0 / math.sqrt(m * info) if info > 0 else math.nan
+def _m_csn(x: np.ndarray, o: _Options) -> dict[str, Any]:
+    return csn_method(
+        x, discrete=o.discrete, xmin=o.xmin, xmax=o.xmax, min_tail=o.min_tail, scan=o.scan, backend=o.backend
+    )
 
 
-def _truncated_se(alpha: float, xmin: float, xmax: float, m: int) -> float:
-    """Fisher information of the truncated Pareto: 1/a^2 - r^a log(r)^2 / (r^a - 1)^2, r = xmax/xmin."""
-    lr = math.log(xmax / xmin)
-    e = math.expm1(alpha * lr)
-    info = 1.0 / alpha**2 - (e + 1.0) * lr**2 / e**2
-    return 1.0 / math.sqrt(m * info) if info > 0 else math.nan
+def _order_stat(body: Callable[..., dict[str, Any]]) -> Callable[[np.ndarray, _Options], dict[str, Any]]:
+    def run(x: np.ndarray, o: _Options) -> dict[str, Any]:
+        return body(x, k=o.k, n_boot=o.n_boot, rng=o.rng)
+
+    run.__name__ = f"_m_{body.__name__}"
+    return run
 
 
-_METHODS = {"csn": _csn}
+_METHODS: dict[str, Callable[[np.ndarray, _Options], dict[str, Any]]] = {
+    "csn": _m_csn,
+    "hill": _order_stat(_est.hill),
+    "moments": _order_stat(_est.moments),
+    "pickands": _order_stat(_est.pickands),
+    "ranksize": _order_stat(_est.ranksize),
+    "stable": _order_stat(_est.stable),
+}
+_CSN_ONLY = ("discrete", "xmin", "xmax", "scan")
+
+
+def _bootstrap_ci(
+    x: np.ndarray, method: str, o: _Options, k_used: int | None, level: float
+) -> tuple[tuple[float, float], dict[str, Any]]:
+    """Percentile interval of ``alpha`` over ``o.n_boot`` resamples (with replacement) of the magnitudes.
+
+    The CSN fit re-chooses ``xmin`` in each resample (unless fixed); Hill-type methods keep the ``k`` of the
+    original fit. Resamples on which the method is undefined (e.g. all-equal values) are counted, not used.
+    """
+    body = _METHODS[method]
+    ob = replace(o, k=k_used if method in ("hill", "moments", "pickands", "ranksize") else o.k)
+    vals = []
+    failed = 0
+    for _ in range(o.n_boot):
+        xb = np.sort(o.rng.choice(x, x.size, replace=True))
+        if xb[0] == xb[-1]:
+            failed += 1
+            continue
+        try:
+            vals.append(float(body(xb, ob)["alpha"]))
+        except ValueError:
+            failed += 1
+    arr = np.asarray(vals)
+    arr = arr[np.isfinite(arr)]
+    if arr.size < 2:
+        return (math.nan, math.nan), {"n_boot_failed": failed}
+    lo, hi = np.quantile(arr, [(1 - level) / 2, (1 + level) / 2])
+    return (float(lo), float(hi)), {"n_boot_failed": failed, "n_boot_used": int(arr.size)}
 
 
 # ------------------------------------------------------------------------------------------------- public
@@ -236,7 +233,11 @@ def fit_tail(
     xmax: float | None = None,
     min_tail: int = 3,
     scan: Literal["pruned", "naive"] = "pruned",
+    k: int | None = None,
+    ci: Literal["normal", "bootstrap"] = "normal",
     ci_level: float = 0.95,
+    n_boot: int = 200,
+    rng: int | np.random.Generator | None = None,
 ) -> TailFit:
     r"""Fit the tail index of the magnitudes of ``x``.
 
@@ -249,17 +250,24 @@ def fit_tail(
 
     .. math:: \hat\alpha = m \Big/ \sum_{i=1}^{m} \log(x_i / x_{min})
 
-    over the ``m`` tail values (discrete: the exact Hurwitz-zeta MLE), and ``xmin`` minimises the KS distance
-    :math:`D = \max_u |F(u) - \#\{x_i < u\}/m|` over the distinct tail values (``powerlaw``'s statistic). The
-    scan is exact: the default ``scan="pruned"`` returns the same ``xmin`` as ``scan="naive"`` (O(n^2)).
-    Standard error :math:`\hat\alpha/\sqrt{m}` (continuous), Fisher information otherwise.
+    over the ``m`` tail values (discrete: the exact Hurwitz-zeta MLE; with ``xmax``: the truncated MLE), and
+    ``xmin`` minimises the KS distance :math:`D = \max_u |F(u) - \#\{x_i < u\}/m|` over the distinct tail
+    values (``powerlaw``'s statistic). The scan is exact: ``scan="pruned"`` returns the same ``xmin`` as
+    ``scan="naive"`` (O(n^2)). Standard error :math:`\hat\alpha/\sqrt{m}` (continuous), Fisher information
+    otherwise.
+
+    Methods ``"hill"`` [2]_, ``"moments"`` [3]_, ``"pickands"``, ``"ranksize"`` use the top ``k`` order
+    statistics (``k=None``: the Danielsson et al. double bootstrap [4]_, seeded by ``rng``); ``xmin`` is then
+    the order statistic ``x_(k+1)`` and ``n_tail = k``. ``"ranksize"`` (log rank on log size) is biased and
+    kept for comparison. ``"stable"`` is McCulloch's quantile estimator [5]_ (``0 < alpha <= 2``, symmetric
+    law assumed, table range ``0.4 <= alpha <= 2``).
 
     Parameters
     ----------
     x : array_like
         Any shape; flattened and replaced by its magnitudes ``|x|``. Zeros are excluded (counted in
-        ``n_zero``); at least 10 nonzero magnitudes are required. NumPy, CuPy (the KS scan then runs as a CUDA
-        kernel) or any array-API array.
+        ``n_zero``); at least ``MIN_NONZERO = 10`` nonzero magnitudes are required. NumPy, CuPy (the CSN scan
+        then runs as a CUDA kernel) or any array-API array.
     method : {"csn", "hill", "moments", "pickands", "ranksize", "stable"}
         Estimator.
     discrete : bool
@@ -269,11 +277,19 @@ def fit_tail(
     xmax : float, optional
         ``"csn"`` only: upper truncation; values above it are dropped and the truncated MLE is used.
     min_tail : int
-        ``"csn"`` only: smallest tail size a candidate ``xmin`` may leave (default 3, the ``powerlaw`` set).
+        ``"csn"`` only: smallest tail a candidate ``xmin`` may leave (default 3: ``powerlaw``'s set).
     scan : {"pruned", "naive"}
         ``"csn"`` only: exact pruned scan (default) or the O(n^2) reference.
+    k : int, optional
+        Hill-type methods: number of upper order statistics (default: double bootstrap).
+    ci : {"normal", "bootstrap"}
+        ``alpha_ci`` from ``alpha +- z * alpha_se`` or from bootstrap percentiles (``n_boot`` resamples).
     ci_level : float
-        Level of ``alpha_ci`` (normal approximation ``alpha +- z * alpha_se``).
+        Coverage of ``alpha_ci``.
+    n_boot : int
+        Resamples for ``ci="bootstrap"`` and for the double bootstrap of ``k``.
+    rng : None, int or numpy.random.Generator
+        Randomness for the bootstraps (only drawn from when a bootstrap runs).
 
     Returns
     -------
@@ -285,7 +301,7 @@ def fit_tail(
     ------
     ValueError
         Too few nonzero magnitudes, NaN/inf, all-equal magnitudes, non-integers with ``discrete=True``, bad
-        option values.
+        option values, CSN-only options with another method.
     TypeError
         Non-numeric input or option of the wrong type.
 
@@ -293,6 +309,14 @@ def fit_tail(
     ----------
     .. [1] A. Clauset, C. R. Shalizi, M. E. J. Newman, "Power-law distributions in empirical data",
        SIAM Review 51(4), 661-703 (2009).
+    .. [2] B. M. Hill, "A simple general approach to inference about the tail of a distribution",
+       Ann. Statist. 3(5), 1163-1174 (1975).
+    .. [3] A. L. M. Dekkers, J. H. J. Einmahl, L. de Haan, "A moment estimator for the index of an
+       extreme-value distribution", Ann. Statist. 17(4), 1833-1855 (1989).
+    .. [4] J. Danielsson, L. de Haan, L. Peng, C. G. de Vries, "Using a bootstrap method to choose the sample
+       fraction in tail index estimation", J. Multivariate Anal. 76, 226-248 (2001).
+    .. [5] J. H. McCulloch, "Simple consistent estimators of stable distribution parameters",
+       Commun. Statist. Simul. 15(4), 1109-1136 (1986).
 
     Examples
     --------
@@ -302,30 +326,49 @@ def fit_tail(
     >>> fit = fit_tail(x, "csn")
     >>> round(fit.alpha, 1), round(fit.alpha_density - fit.alpha, 12)
     (1.5, 1.0)
+    >>> round(fit_tail(x, "hill", k=500).alpha, 1)
+    1.5
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {sorted(_METHODS)}; got {method!r}")
-    if not isinstance(ci_level, numbers.Real) or not 0 < float(ci_level) < 1:
+    if method != "csn":
+        given = {"discrete": bool(discrete), "xmin": xmin is not None, "xmax": xmax is not None}
+        given["scan"] = scan != "pruned"
+        bad = [name for name in _CSN_ONLY if given[name]]
+        if bad:
+            raise ValueError(f"option(s) {bad} apply to method='csn' only; got method={method!r}")
+    if isinstance(ci_level, bool) or not isinstance(ci_level, numbers.Real) or not 0 < float(ci_level) < 1:
         raise ValueError(f"ci_level must be a number in (0, 1); got {ci_level!r}")
     if scan not in ("pruned", "naive"):
         raise ValueError(f"scan must be 'pruned' or 'naive'; got {scan!r}")
-    xmin_v = _opt_positive(xmin, "xmin")
-    xmax_v = _opt_positive(xmax, "xmax")
-    min_tail_v = _check_int(min_tail, "min_tail", 2)
-    mags, n_zero, backend = _magnitudes(x)
-    res = _METHODS[method](
-        mags,
+    if ci not in ("normal", "bootstrap"):
+        raise ValueError(f"ci must be 'normal' or 'bootstrap'; got {ci!r}")
+    k_v = None if k is None else _check_int(k, "k", 1)
+    n_boot_v = _check_int(n_boot, "n_boot", 2)
+    opts = _Options(
         discrete=bool(discrete),
-        xmin=xmin_v,
-        xmax=xmax_v,
-        min_tail=min_tail_v,
+        xmin=_opt_positive(xmin, "xmin"),
+        xmax=_opt_positive(xmax, "xmax"),
+        min_tail=_check_int(min_tail, "min_tail", 2),
         scan=scan,
-        backend=backend,
+        backend="numpy",
+        k=k_v,
+        n_boot=n_boot_v,
+        rng=np.random.default_rng(rng),
     )
+    mags, n_zero, backend = _magnitudes(x)
+    opts = replace(opts, backend=backend)
+    res = _METHODS[method](mags, opts)
     alpha = float(res["alpha"])
     se = float(res["alpha_se"])
-    z = float(stats.norm.ppf(0.5 + float(ci_level) / 2))
-    ci = (alpha - z * se, alpha + z * se)
+    details = dict(res["details"])
+    level = float(ci_level)
+    if ci == "bootstrap":
+        interval, info = _bootstrap_ci(mags, method, opts, details.get("k"), level)
+        details.update(info)
+    else:
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        interval = (alpha - z * se, alpha + z * se)
     return TailFit(
         method=method,
         alpha=alpha,
@@ -334,11 +377,11 @@ def fit_tail(
         n_tail=int(res["n_tail"]),
         n=int(mags.size),
         ks_distance=float(res["ks_distance"]),
-        alpha_ci=ci,
+        alpha_ci=interval,
         alpha_se=se,
-        ci_level=float(ci_level),
+        ci_level=level,
         n_zero=n_zero,
         discrete=bool(discrete),
-        xmax=xmax_v,
-        details=res["details"],
+        xmax=opts.xmax,
+        details=details,
     )

@@ -188,6 +188,4 @@ def ks_scan(
 
         d, j = ks_scan_cupy(*(cp.asarray(a) for a in (L, first, cand, alpha, cn)), k=k)
         return cp.asnumpy(d), cp.asnumpy(j)
-    return ks_scan_numpy(
-        np.asarray(L), np.asarray(first), np.asarray(cand), np.asarray(alpha), np.asarray(cn), k
-    )
+    return ks_scan_numpy(np.asarray(L), np.asarray(first), np.asarray(cand), np.asarray(alpha), np.asarray(cn), k)

@@ -1,0 +1,213 @@
+"""Order-statistic tail estimators: Hill (with the double bootstrap), moments, Pickands, rank-size, stable.
+
+Private bodies of :func:`sparsity.tails.fit_tail`. Inputs are validated, ascending, positive float64
+magnitudes. Every estimate is of the extreme-value index ``gamma = 1 / alpha``; ``alpha`` is the survival
+tail index, P(X > t) ~ t**(-alpha), and ``alpha_density = alpha + 1``.
+
+Notation: ``X_(1) >= X_(2) >= ... >= X_(n)`` (descending order statistics),
+``M_j(k) = (1/k) * sum_{i<=k} (log X_(i) - log X_(k+1))**j``.
+
+- Hill (1975): ``gamma = M_1(k)``; ``se(alpha) = alpha / sqrt(k)``.
+- Dekkers, Einmahl & de Haan (1989): ``gamma = M_1 + 1 - (1/2) / (1 - M_1**2 / M_2)``; for gamma > 0 its
+  asymptotic variance is ``1 + gamma**2`` (divided by k).
+- Pickands (1975): ``gamma = log((X_(k) - X_(2k)) / (X_(2k) - X_(4k))) / log 2``, asymptotic variance
+  ``gamma**2 (2**(2 gamma + 1) + 1) / (2 (2**gamma - 1) log 2)**2``.
+- Rank-size: least squares of ``log i`` on ``log X_(i)``, ``i <= k``; slope ``-alpha``. Biased in small samples
+  (Gabaix & Ibragimov 2011); ``se = alpha * sqrt(2 / k)``. Kept for comparison only.
+- Stable: McCulloch (1986) quantile ratio ``nu = (x_.95 - x_.05) / (x_.75 - x_.25)`` of a symmetric sample, here
+  from the magnitudes, ``nu = q_.9(|X|) / q_.5(|X|)``, inverted through the symmetric-stable table.
+
+Default ``k``: the Danielsson, de Haan, Peng & de Vries (2001) double bootstrap, which minimises the bootstrap
+estimate of the asymptotic MSE of Hill's estimator; the moments, Pickands and rank-size methods use the same
+``k`` (Pickands capped at ``n // 4``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import interpolate
+
+__all__ = ["double_bootstrap_k", "hill", "ks_pareto", "moments", "pickands", "ranksize", "stable"]
+
+
+def _log_desc(x: np.ndarray) -> np.ndarray:
+    """log of the descending order statistics, shifted by the largest (values <= 0, small cancellation)."""
+    lg = np.log(x[::-1])
+    return lg - lg[0]
+
+
+def _m1_m2(ld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """M_1(k), M_2(k) for k = 1..n-1 from descending (shifted) logs."""
+    k = np.arange(1, ld.size, dtype=np.float64)
+    s1 = np.cumsum(ld)[:-1]
+    s2 = np.cumsum(ld * ld)[:-1]
+    nxt = ld[1:]
+    m1 = s1 / k - nxt
+    m2 = s2 / k - 2.0 * nxt * s1 / k + nxt * nxt
+    return m1, np.maximum(m2, 0.0)
+
+
+def ks_pareto(x: np.ndarray, xmin: float, alpha: float) -> float:
+    """KS distance of the values above ``xmin`` to the Pareto(xmin, alpha) (left-continuous empirical CDF)."""
+    tail = x[x > xmin]
+    m = tail.size
+    if m < 1 or not math.isfinite(alpha) or alpha <= 0:
+        return math.nan
+    new = np.r_[True, tail[1:] != tail[:-1]]
+    starts = np.flatnonzero(new)
+    F = -np.expm1(-alpha * np.log(tail[starts] / xmin))
+    return float(np.max(np.abs(F - starts / m)))
+
+
+def _aamse_curve(sample: np.ndarray, kmax: int) -> np.ndarray:
+    """(M_2(k) - 2 M_1(k)^2)^2 for k = 1..kmax on one (unsorted) sample."""
+    ld = _log_desc(np.sort(sample))
+    m1, m2 = _m1_m2(ld)
+    return ((m2 - 2.0 * m1 * m1) ** 2)[:kmax]
+
+
+def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, eps: float = 0.1) -> int:
+    """Danielsson et al. (2001) double-bootstrap choice of the number of upper order statistics ``k``.
+
+    With ``n1 = n**(1 - eps)`` and ``n2 = n1**2 / n``, ``k1`` and ``k2`` minimise the bootstrap mean of
+    ``(M_2 - 2 M_1**2)**2`` over resamples of size ``n1`` and ``n2``; then
+    ``k = k1**2 / k2 * ((log k1)**2 / (2 log n1 - log k1)**2) ** ((log n1 - log k1) / log n1)``.
+    """
+    n = x.size
+    n1 = int(n ** (1.0 - eps))
+    n2 = max(int(n1 * n1 / n), 3)
+    if n1 <= n2 + 1 or n2 < 3:
+        return max(1, int(math.sqrt(n)))
+    q1 = np.zeros(n1 - 1)
+    q2 = np.zeros(n2 - 1)
+    for _ in range(n_boot):
+        q1 += _aamse_curve(rng.choice(x, n1, replace=True), n1 - 1)
+        q2 += _aamse_curve(rng.choice(x, n2, replace=True), n2 - 1)
+    k1 = int(np.argmin(q1)) + 1
+    k2 = int(np.argmin(q2)) + 1
+    if k1 <= 1 or k2 < 1:
+        return max(1, int(math.sqrt(n)))
+    l1, ln1 = math.log(k1), math.log(n1)
+    k = (k1 * k1 / k2) * ((l1 * l1) / (2 * ln1 - l1) ** 2) ** ((ln1 - l1) / ln1)
+    return int(min(max(round(k), 2), n - 1))
+
+
+def _choose_k(x: np.ndarray, k: int | None, n_boot: int, rng: np.random.Generator, kmax: int) -> tuple[int, bool]:
+    if k is None:
+        return min(double_bootstrap_k(x, n_boot=n_boot, rng=rng), kmax), True
+    if k > kmax:
+        raise ValueError(f"k must be <= {kmax} for this method and a sample of {x.size} nonzero values; got {k}")
+    return k, False
+
+
+def _result(x: np.ndarray, k: int, gamma: float, se_gamma: float, chosen: bool, **extra: Any) -> dict[str, Any]:
+    xmin = float(x[x.size - k - 1])
+    alpha = 1.0 / gamma if gamma > 0 else math.nan
+    se = se_gamma / gamma**2 if gamma > 0 else math.nan
+    return {
+        "alpha": alpha,
+        "xmin": xmin,
+        "n_tail": k,
+        "ks_distance": ks_pareto(x, xmin, alpha),
+        "alpha_se": se,
+        "details": {"k": k, "k_double_bootstrap": chosen, "gamma": gamma, **extra},
+    }
+
+
+def hill(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Hill estimator on the top ``k`` order statistics."""
+    k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
+    ld = _log_desc(x)
+    gamma = float(np.mean(ld[:k]) - ld[k])
+    return _result(x, k, gamma, gamma / math.sqrt(k), chosen)
+
+
+def moments(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Dekkers-Einmahl-de Haan moment estimator on the top ``k`` order statistics."""
+    k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
+    ld = _log_desc(x)
+    t = ld[:k] - ld[k]
+    m1, m2 = float(np.mean(t)), float(np.mean(t * t))
+    gamma = m1 + 1.0 - 0.5 / (1.0 - m1 * m1 / m2)
+    return _result(x, k, gamma, math.sqrt((1.0 + gamma * gamma) / k), chosen)
+
+
+def pickands(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Pickands estimator from ``X_(k)``, ``X_(2k)``, ``X_(4k)`` (needs ``4k <= n``)."""
+    k, chosen = _choose_k(x, k, n_boot, rng, x.size // 4)
+    d = x[::-1]
+    a, b, c = d[k - 1], d[2 * k - 1], d[4 * k - 1]
+    if not (a > b > c):
+        raise ValueError(
+            f"pickands needs X_(k) > X_(2k) > X_(4k); with k={k} they are {a!r}, {b!r}, {c!r} (ties): choose another k"
+        )
+    gamma = math.log((a - b) / (b - c)) / math.log(2.0)
+    g = gamma
+    var = g * g * (2 ** (2 * g + 1) + 1) / (2 * (2**g - 1) * math.log(2.0)) ** 2 if g != 0 else math.nan
+    return _result(x, k, gamma, math.sqrt(var / k), chosen)
+
+
+def ranksize(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Least-squares slope of log rank on log size over the top ``k`` values (biased; for comparison)."""
+    k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
+    top = np.log(x[::-1][:k])
+    lr = np.log(np.arange(1, k + 1, dtype=np.float64))
+    tc = top - top.mean()
+    denom = float(np.dot(tc, tc))
+    if denom == 0:
+        raise ValueError(f"ranksize needs distinct values among the top k={k}; they are all equal")
+    alpha = -float(np.dot(tc, lr - lr.mean())) / denom
+    gamma = 1.0 / alpha if alpha > 0 else -math.inf
+    res = _result(x, k, gamma, 0.0, chosen)
+    res["alpha"] = alpha
+    res["alpha_se"] = alpha * math.sqrt(2.0 / k)
+    res["ks_distance"] = ks_pareto(x, res["xmin"], alpha)
+    return res
+
+
+# Symmetric alpha-stable quantile ratio nu(alpha) = q_.95 / q_.75 (McCulloch 1986, beta = 0 column), computed
+# with scipy.stats.levy_stable.ppf([0.75, 0.95], alpha, 0.0) (checked in tests/test_tails_estimators.py).
+_STABLE_ALPHA = np.round(np.arange(0.4, 2.0001, 0.05), 2)
+_STABLE_NU = np.array([
+    115.036596, 68.039584, 44.635118, 31.565569, 23.612189, 18.439617, 14.893767, 12.357522, 10.479083,
+    9.047016, 7.928492, 7.036866, 6.313752, 5.718676, 5.222869, 4.805423, 4.450851, 4.147494, 3.88647,
+    3.660946, 3.465625, 3.296352, 3.149795, 3.02317, 2.914029, 2.820128, 2.739382, 2.669882, 2.609914,
+    2.557985, 2.512818, 2.473342, 2.438664,
+])  # fmt: skip
+# alpha as a smooth monotone function of log(nu) (log nu decreasing in alpha -> reverse for increasing abscissa)
+_ALPHA_OF_LOGNU = interpolate.PchipInterpolator(np.log(_STABLE_NU[::-1]), _STABLE_ALPHA[::-1])
+
+
+def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """McCulloch quantile estimator of the stable index from the magnitudes (symmetric law assumed).
+
+    ``se`` by the delta method: sample quantiles have covariance ``p_i (1 - p_j) / (n f_i f_j)`` (p_i <= p_j)
+    with the densities ``f`` estimated by Siddiqui's difference quotient of sample quantiles.
+    """
+    n = x.size
+    p = np.array([0.5, 0.9])
+    q = np.quantile(x, p)
+    lnu = math.log(q[1] / q[0])
+    lo, hi = math.log(_STABLE_NU[-1]), math.log(_STABLE_NU[0])
+    clipped = not lo <= lnu <= hi
+    alpha = float(_ALPHA_OF_LOGNU(min(max(lnu, lo), hi)))
+    h = min(0.05, 0.5 * n ** (-1.0 / 5.0))
+    f = 2 * h / (np.quantile(x, p + h) - np.quantile(x, p - h))
+    g = np.array([-1.0 / q[0], 1.0 / q[1]])  # gradient of log nu wrt (q_.5, q_.9)
+    cov = np.array([[p[0] * (1 - p[0]), p[0] * (1 - p[1])], [p[0] * (1 - p[1]), p[1] * (1 - p[1])]]) / (
+        n * np.outer(f, f)
+    )
+    se_lnu = math.sqrt(float(g @ cov @ g))
+    eps = 1e-4
+    dadl = (float(_ALPHA_OF_LOGNU(min(lnu + eps, hi))) - float(_ALPHA_OF_LOGNU(max(lnu - eps, lo)))) / (2 * eps)
+    return {
+        "alpha": alpha,
+        "xmin": math.nan,
+        "n_tail": n,
+        "ks_distance": math.nan,
+        "alpha_se": abs(dadl) * se_lnu if not clipped else math.nan,
+        "details": {"nu": math.exp(lnu), "clipped_to_table": clipped},
+    }
