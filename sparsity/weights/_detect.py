@@ -29,6 +29,7 @@ Format = Literal["safetensors", "npy", "npz", "torch", "torch-legacy", "gguf", "
 FORMATS: tuple[str, ...] = ("safetensors", "npy", "npz", "torch", "torch-legacy", "gguf", "onnx")
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_KNOWN_SUFFIXES = frozenset({".safetensors", ".npz", ".npy", ".pt", ".pth", ".bin", ".ckpt", ".onnx", ".gguf"})
 
 
 def _zip_kind(path: str) -> Format:
@@ -119,6 +120,9 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         )
     if head[0] == 0x08:
         return "onnx"
+    suffix = os.path.splitext(path)[1].lower()
+    if len(head) < 16 and suffix in _KNOWN_SUFFIXES:
+        raise CorruptWeightsError(path, f"truncated: {size} bytes is too short for a {suffix} file")
     raise UnknownFormatError(
         path,
         f"unrecognised content (first bytes {head[:8]!r}); expected safetensors, npy/npz, torch, ONNX, GGUF",
