@@ -1,0 +1,163 @@
+"""Singular values and full-SVD truncation: private bodies behind :mod:`sparsity.spectra`.
+
+Everything runs through the array namespace ``xp`` of the input (NumPy, CuPy, array_api_strict), so a
+CuPy matrix is handled by cuSOLVER (``syevd`` for the Gram route, ``gesvd``/``gesdd`` for the SVD route) with
+no CuPy branch here.
+
+Accuracy of the two routes (``u`` the unit roundoff of the working precision, ``s_1`` the largest singular
+value):
+
+- ``"svd"`` (LAPACK ``gesdd`` / cuSOLVER ``gesvd``) is backward stable: ``|s_i' - s_i| <= p(m, n) u s_1``,
+  a relative error ``p(m, n) u s_1 / s_i`` on ``s_i``, in the input precision.
+- ``"gram"`` forms ``G = W^T W`` (the smaller Gram matrix) in float64 and takes ``eigvalsh``. Forming ``G``
+  and the symmetric eigensolver each perturb the eigenvalues by at most ``c (m + n) u_64 s_1^2`` (Weyl), so
+  ``|s_i'^2 - s_i^2| <= c (m + n) u_64 s_1^2``: the relative error of ``s_i`` is about
+  ``u_64 s_1^2 / s_i^2``, i.e. accurate for ``s_i >> sqrt(u_64) s_1 ~ 1.5e-8 s_1`` and meaningless below.
+  For float32 input this beats the float32 SVD (``u_32 s_1 / s_i``) whenever ``s_1 / s_i < u_32 / u_64 ~
+  5e8``, that is, always in practice; for float64 input it loses half the digits of the small ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from sparsity._array_api import array_namespace, to_numpy
+
+__all__ = [
+    "SV_METHODS",
+    "as_matrix",
+    "resolve_sv_method",
+    "singular_values_body",
+    "svd_factors",
+]
+
+SvMethod = Literal["auto", "gram", "svd"]
+
+# extension dtypes (ml_dtypes) that the linear algebra cannot use directly: computed in float32.
+_UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
+
+
+def as_matrix(W: Any, name: str = "W", *, min_ndim: int = 2, max_ndim: int | None = None) -> tuple[Any, Any]:
+    """Validate a (stack of) matrix input and return ``(W, xp)`` with a floating dtype.
+
+    bool and integer inputs become float64, float16 and ml_dtypes (bfloat16, float8) become float32;
+    float32/float64 keep their dtype. Empty, NaN/inf, non-numeric and wrongly shaped inputs raise.
+    """
+    if isinstance(W, (list, tuple, int, float)) or isinstance(W, np.generic):
+        try:
+            W = np.asarray(W)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a real numeric array; could not convert it ({exc})") from None
+    if not hasattr(W, "dtype") or not hasattr(W, "shape"):
+        raise TypeError(f"{name} must be an array (NumPy, CuPy or array-API); got {type(W).__name__}")
+    if isinstance(W, np.ndarray) and (W.dtype.kind == "V" or any(tag in W.dtype.name for tag in _UPCAST_TO_FLOAT32)):
+        W = W.astype(np.float32)
+    xp = array_namespace(W)
+    dt = W.dtype
+    if isinstance(W, np.ndarray):
+        kind = dt.kind
+        if kind not in "biuf":
+            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt}")
+        is_float = kind == "f"
+    else:
+        if not any(xp.isdtype(dt, k) for k in ("bool", "integral", "real floating")):
+            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt}")
+        is_float = xp.isdtype(dt, "real floating")
+    ndim = len(W.shape)
+    if ndim < min_ndim or (max_ndim is not None and ndim > max_ndim):
+        rule = f"{min_ndim}" if max_ndim == min_ndim else f"{min_ndim} to {max_ndim or 'any'}"
+        raise ValueError(f"{name} must have {rule} dimensions; got shape {tuple(W.shape)}")
+    if any(int(d) == 0 for d in W.shape):
+        raise ValueError(f"{name} must not be empty; got shape {tuple(W.shape)}")
+    if not is_float:
+        W = xp.astype(W, xp.float64)
+    elif dt == xp.float16:
+        W = xp.astype(W, xp.float32)
+    finite = xp.isfinite(W)
+    if not bool(xp.all(finite)):
+        n_bad = int(xp.sum(xp.astype(xp.logical_not(finite), xp.int64)))
+        raise ValueError(f"{name} must be finite; got {n_bad} NaN or infinite entries out of {_size(W)}")
+    return W, xp
+
+
+def _size(W: Any) -> int:
+    n = 1
+    for d in W.shape:
+        n *= int(d)
+    return n
+
+
+def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = True) -> str:
+    """The one place where ``method="auto"`` is decided.
+
+    - float32 (and lower) input: ``"gram"`` -- the float64 Gram route is both faster and more accurate than
+      a float32 SVD (see the module docstring: ``u_64 s_1^2 / s_i^2 < u_32 s_1 / s_i`` for
+      ``s_1 / s_i < 5e8``).
+    - float64 input: ``"svd"`` when the small singular values must be accurate (``need_small=True``, the
+      default of :func:`sparsity.singular_values`), else ``"gram"`` (used by the ESD fits and layer metrics,
+      which look at the large eigenvalues and are insensitive to an absolute error ``~ u_64 s_1^2``).
+    """
+    if method != "auto":
+        return method
+    if dtype == xp.float64 and need_small:
+        return "svd"
+    return "gram"
+
+
+def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
+    """Eigenvalues of the smaller Gram matrix in float64, descending, clipped at 0; shape (..., min(m, n))."""
+    m, n = int(W.shape[-2]), int(W.shape[-1])
+    A = xp.astype(W, xp.float64) if W.dtype != xp.float64 else W
+    # Scale by the largest magnitude so the squares neither overflow nor underflow in float64.
+    scale = float(xp.max(xp.abs(A)))
+    if scale == 0.0:
+        return xp.zeros((*W.shape[:-2], min(m, n)), dtype=xp.float64), 0.0
+    if not (2.0**-400 < scale < 2.0**400):
+        A = A / scale
+    else:
+        scale = 1.0
+    At = xp.matrix_transpose(A)
+    G = At @ A if m >= n else A @ At
+    e = xp.linalg.eigvalsh(G)
+    e = xp.flip(xp.clip(e, min=0.0), axis=-1)
+    return e, scale * scale
+
+
+def _sv_gram(W: Any, *, xp: Any) -> Any:
+    e, s2 = _gram_eigenvalues(W, xp=xp)
+    return xp.sqrt(e) * (s2**0.5)
+
+
+def _sv_svd(W: Any, *, xp: Any) -> Any:
+    if W.dtype not in (xp.float32, xp.float64):
+        W = xp.astype(W, xp.float64)
+    s = xp.linalg.svdvals(W)
+    return xp.astype(s, xp.float64)
+
+
+SV_METHODS = {"gram": _sv_gram, "svd": _sv_svd}
+"""Singular-value bodies: ``f(W, *, xp) -> float64 singular values, descending, shape (..., min(m, n))``."""
+
+
+def singular_values_body(W: Any, method: str, *, xp: Any) -> Any:
+    """Validated input in, float64 singular values out (descending), on the input's device."""
+    return SV_METHODS[method](W, xp=xp)
+
+
+def eigenvalues_gram(W: Any, *, xp: Any) -> Any:
+    """Eigenvalues of ``W^T W`` (float64, descending, unnormalised) through the Gram route."""
+    e, s2 = _gram_eigenvalues(W, xp=xp)
+    return e * s2
+
+
+def svd_factors(W: Any, k: int, *, xp: Any) -> tuple[Any, Any, Any]:
+    """Leading ``k`` singular triplets from the full thin SVD: ``U (..., m, k)``, ``s (..., k)``, ``Vt (..., k, n)``."""
+    U, s, Vt = xp.linalg.svd(W, full_matrices=False)
+    return U[..., :k], s[..., :k], Vt[..., :k, :]
+
+
+def host_float64(x: Any) -> np.ndarray:
+    """A float64 NumPy copy of ``x`` (any backend)."""
+    return np.asarray(to_numpy(x), dtype=np.float64)

@@ -1,0 +1,368 @@
+"""Per-tensor metrics: WeightWatcher-compatible spectral columns plus our compressibility columns.
+
+:func:`analyze_matrix` returns one dict per tensor; :func:`analyze_weights` one pandas row per tensor.
+
+Column groups (all floats are NaN when not computable; ``status``/``reason`` say why):
+
+- identity: ``shape``, ``N``, ``M`` (larger / smaller side of each analysed matrix), ``rf`` (number of
+  kernel positions), ``num_evals``, ``status`` (``"ok"``, ``"skipped"``, ``"failed"``), ``reason``.
+- WeightWatcher-compatible (same quantity, same name): ``alpha_ww`` (their ``alpha``), ``xmin``, ``xmax``,
+  ``D``, ``sigma``, ``num_pl_spikes``, ``alpha_weighted = alpha_ww log10(lambda_max)``,
+  ``log_alpha_norm = log10(sum lambda^alpha_ww)``, ``norm = sum lambda = ||W||_F^2``, ``log_norm``,
+  ``spectral_norm = lambda_max = ||W||_2^2`` (**squared**, as in WeightWatcher), ``log_spectral_norm``,
+  ``lambda_max``, ``sv_max``, ``sv_min``, ``stable_rank = norm / spectral_norm``, ``matrix_rank``, ``entropy``,
+  and the Marchenko-Pastur columns ``sigma_mp``, ``bulk_min``, ``bulk_max``, ``num_spikes``, ``mp_softrank``
+  (our estimator, see :mod:`sparsity._mp`; WeightWatcher computes these only with ``mp_fit=True``).
+- spectrum compressibility: ``sv_tail_index = 2 (alpha_ww - 1)``, ``predicted_rank_decay =
+  max(0, 1/sv_tail_index - 1/2)`` (equal to ``(2 - alpha_ww) / (2 (alpha_ww - 1))`` below 2),
+  ``measured_rank_decay`` and ``rank_decay_r2`` (:func:`sparsity.decay_exponent` of the singular values,
+  i.e. of the rank-k Frobenius error), ``compressible = sv_tail_index < 2``.
+- entry compressibility: ``entry_alpha`` (CSN tail index of ``|W_ij|``), ``entry_xmin``, ``entry_n_tail``,
+  ``entry_D``, ``entry_predicted_decay``, ``entry_measured_decay``, ``entry_decay_r2``,
+  ``entry_compressible = entry_alpha < 2``.
+
+Conv kernels (PyTorch layout ``(out, in, *kernel)``: 3-D Conv1d, 4-D Conv2d, 5-D Conv3d):
+``conv="slices"`` (default, WeightWatcher's convention) analyses the ``K = prod(kernel)`` matrices
+``W[:, :, p]`` of shape ``(out, in)``, one per kernel position, and pools their eigenvalues into one ESD of
+``K min(out, in)`` values (``rf = K``); ``conv="flatten"`` analyses the single ``(out, in K)`` matrix (the
+im2col matrix whose rank-k truncation is a low-rank factorisation of the layer). WeightWatcher also scales
+Conv2d slices by ``1/sqrt(2)`` (its ``conv2d_norm``); we do not (``alpha_ww`` is unaffected; norms are 2x).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from sparsity._esd_fit import esd_fit_body, numerical_zero_tolerance
+from sparsity._mp import mp_fit
+from sparsity._svd import as_matrix, eigenvalues_gram, host_float64
+
+__all__ = ["analyze_matrix", "analyze_weights"]
+
+Conv = Literal["slices", "flatten"]
+_EPS64 = float(np.finfo(np.float64).eps)
+_NAN = math.nan
+
+
+def _conv_matrices(W: Any, conv: str, *, xp: Any) -> tuple[Any, int]:
+    """Matrices to analyse (``(m, n)`` or a ``(K, m, n)`` stack) and the kernel size ``K``."""
+    shape = tuple(int(d) for d in W.shape)
+    if len(shape) == 2:
+        return W, 1
+    out, inn, kernel = shape[0], shape[1], shape[2:]
+    K = math.prod(kernel)
+    if conv == "flatten":
+        return xp.reshape(W, (out, inn * K)), K
+    return xp.permute_dims(xp.reshape(W, (out, inn, K)), (2, 0, 1)), K
+
+
+def _decay_fit(curve_at: Any, n: int, lo: int, hi: int) -> tuple[float, float]:
+    """:func:`sparsity.decay_exponent`'s least-squares fit on the log-spaced grid, from ``curve_at(ks)``."""
+    ks = np.unique(np.round(np.geomspace(lo, max(hi, lo), 64)).astype(np.int64))
+    e = curve_at(ks)
+    pos = np.flatnonzero(e <= 0)
+    if pos.size:
+        ks, e = ks[: pos[0]], e[: pos[0]]
+    if ks.size < 3:
+        raise ValueError("too sparse for a decay fit: fewer than 3 nonzero best-k errors in the window")
+    lk, le = np.log(ks.astype(np.float64)), np.log(e)
+    slope, intercept = np.polyfit(lk, le, 1)
+    resid = le - (slope * lk + intercept)
+    ss_tot = float(np.sum((le - le.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
+    return float(-slope), r2
+
+
+def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> tuple[dict[str, Any], list[str], str]:
+    """Columns that depend on the pooled eigenvalues ``lam`` (descending, float64), reasons, status."""
+    from sparsity.curves import decay_exponent, predicted_decay_exponent
+
+    reasons: list[str] = []
+    row: dict[str, Any] = dict.fromkeys(_SPECTRAL_KEYS, _NAN)
+    lam_max = float(lam[0])
+    row["num_evals"] = int(lam.size)
+    if lam_max <= 0:
+        return row, ["all-zero matrix: no spectrum to fit"], "skipped"
+    s = np.sqrt(lam)
+    norm = float(np.sum(lam))
+    tol_s = float(s[0]) * big * _EPS64
+    rank = int(np.count_nonzero(s > tol_s))
+    p = lam / norm
+    p = p[p > 0]
+    row.update(
+        norm=norm,
+        log_norm=math.log10(norm),
+        spectral_norm=lam_max,
+        log_spectral_norm=math.log10(lam_max),
+        lambda_max=lam_max,
+        sv_max=float(s[0]),
+        sv_min=float(s[-1]),
+        stable_rank=norm / lam_max,
+        matrix_rank=rank,
+        entropy=float(-np.sum(p * np.log(p)) / math.log(rank)) if rank > 1 else _NAN,
+    )
+    row.update(mp_fit(lam, big, small))
+    n_fit = int(np.count_nonzero(lam > numerical_zero_tolerance(lam_max, big)))
+    if n_fit < min_evals:
+        reasons.append(f"{n_fit} nonzero eigenvalues < min_evals = {min_evals}: no power-law fit")
+        return row, reasons, "skipped"
+    status = "ok"
+    try:
+        fit = esd_fit_body(lam, big)
+    except ValueError as exc:
+        reasons.append(f"ESD fit failed: {exc}")
+        status = "failed"
+    else:
+        a = fit.alpha_ww
+        row.update(
+            alpha_ww=a,
+            xmin=fit.xmin,
+            xmax=fit.xmax,
+            D=fit.D,
+            sigma=fit.sigma,
+            num_pl_spikes=fit.num_pl_spikes,
+            alpha_weighted=a * math.log10(lam_max),
+            log_alpha_norm=math.log10(float(np.sum((lam / lam_max) ** a))) + a * math.log10(lam_max),
+            sv_tail_index=fit.sv_tail_index,
+            predicted_rank_decay=predicted_decay_exponent(fit.sv_tail_index, 2.0),
+            compressible=bool(fit.sv_tail_index < 2.0),
+        )
+    try:
+        d = decay_exponent(s)
+    except ValueError as exc:
+        reasons.append(f"rank-k decay fit failed: {exc}")
+    else:
+        row.update(measured_rank_decay=d.exponent, rank_decay_r2=d.r2)
+    return row, reasons, status
+
+
+_SPECTRAL_KEYS = (
+    "num_evals", "alpha_ww", "xmin", "xmax", "D", "sigma", "num_pl_spikes", "alpha_weighted", "log_alpha_norm",
+    "norm", "log_norm", "spectral_norm", "log_spectral_norm", "lambda_max", "sv_max", "sv_min", "stable_rank",
+    "matrix_rank", "entropy", "sigma_mp", "bulk_min", "bulk_max", "num_spikes", "mp_softrank", "sv_tail_index",
+    "predicted_rank_decay", "measured_rank_decay", "rank_decay_r2", "compressible",
+)  # fmt: skip
+_ENTRY_KEYS = (
+    "entry_alpha", "entry_xmin", "entry_n_tail", "entry_D", "entry_predicted_decay", "entry_measured_decay",
+    "entry_decay_r2", "entry_compressible",
+)  # fmt: skip
+
+
+def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]:
+    """The ``K`` largest ``|W_ij|`` (host float64, descending), the sum of squares of the others, and n.
+
+    Squares are summed in float64 after dividing by the largest magnitude (no overflow, no cancellation:
+    the rest is summed directly, not as total minus top).
+    """
+    if isinstance(W, np.ndarray):
+        a = np.abs(W).ravel()
+        n = a.size
+        part = np.partition(a, n - K) if K < n else a
+        rest, top = part[: n - K], np.sort(part[n - K :])[::-1].astype(np.float64)
+        scale = float(top[0]) if top[0] > 0 else 1.0
+        r = rest.astype(np.float64) / scale
+        return top, float(r @ r) * scale * scale, n
+    a = xp.sort(xp.reshape(xp.abs(W), (-1,)))
+    n = int(a.shape[0])
+    top = host_float64(a[n - K :])[::-1].copy()
+    scale = float(top[0]) if top[0] > 0 else 1.0
+    r = xp.astype(a[: n - K], xp.float64) / scale
+    return top, float(xp.sum(r * r)) * scale * scale, n
+
+
+def _entry_columns(W: Any, entry_top: int | None, *, xp: Any) -> tuple[dict[str, Any], list[str]]:
+    from sparsity.curves import default_decay_window, predicted_decay_exponent
+    from sparsity.tails import fit_tail
+
+    row: dict[str, Any] = dict.fromkeys(_ENTRY_KEYS, _NAN)
+    reasons: list[str] = []
+    n = math.prod(int(d) for d in W.shape)
+    if n < 4:
+        return row, [f"{n} entries: too few for entry metrics"]
+    lo, hi = default_decay_window(n)
+    K = n if entry_top is None else min(n, max(entry_top, hi + 1))
+    top, rest_ss, n = _top_magnitudes(W, K, xp=xp)
+    scale = float(top[0]) if top[0] > 0 else 1.0
+    t2 = (top / scale) ** 2
+    suffix = np.concatenate((np.cumsum(t2[::-1])[::-1], [0.0]))  # suffix[k] = sum_{j >= k} top_j^2
+
+    def curve_at(ks: np.ndarray) -> np.ndarray:
+        return np.sqrt(rest_ss / scale**2 + suffix[ks]) * scale
+
+    try:
+        exponent, r2 = _decay_fit(curve_at, n, lo, hi)
+    except ValueError as exc:
+        reasons.append(f"entry decay fit failed: {exc}")
+    else:
+        row.update(entry_measured_decay=exponent, entry_decay_r2=r2)
+    try:
+        tf = fit_tail(top[top > 0])
+    except ValueError as exc:
+        reasons.append(f"entry tail fit failed: {exc}")
+    else:
+        row.update(
+            entry_alpha=tf.alpha,
+            entry_xmin=tf.xmin,
+            entry_n_tail=tf.n_tail,
+            entry_D=tf.ks_distance,
+            entry_predicted_decay=predicted_decay_exponent(tf.alpha, 2.0),
+            entry_compressible=bool(tf.alpha < 2.0),
+        )
+    return row, reasons
+
+
+def _analyze_body(
+    W: Any, *, xp: Any, conv: str, min_evals: int, entries: bool, entry_top: int | None
+) -> dict[str, Any]:
+    mats, K = _conv_matrices(W, conv, xp=xp)
+    m, n = int(mats.shape[-2]), int(mats.shape[-1])
+    big, small = max(m, n), min(m, n)
+    lam = np.sort(host_float64(eigenvalues_gram(mats, xp=xp)).ravel())[::-1]
+    row: dict[str, Any] = {"shape": tuple(int(d) for d in W.shape), "N": big, "M": small, "rf": K}
+    spec, reasons, status = _spectral_columns(lam, big, small, min_evals)
+    row.update(spec)
+    if entries:
+        ent, r2 = _entry_columns(W, entry_top, xp=xp)
+        row.update(ent)
+        reasons += r2
+    else:
+        row.update(dict.fromkeys(_ENTRY_KEYS, _NAN))
+    row["status"] = status
+    row["reason"] = "; ".join(reasons)
+    return row
+
+
+def _check_options(conv: Any, min_evals: Any, entry_top: Any) -> None:
+    if conv not in ("slices", "flatten"):
+        raise ValueError(f"conv must be 'slices' or 'flatten'; got {conv!r}")
+    for name, v, lo, none_ok in (("min_evals", min_evals, 10, False), ("entry_top", entry_top, 10, True)):
+        if v is None and none_ok:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer >= {lo}{' or None' if none_ok else ''}; got {v!r}")
+        if v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}{' or None' if none_ok else ''}; got {v!r}")
+
+
+def analyze_matrix(
+    W: Any,
+    *,
+    conv: Conv = "slices",
+    min_evals: int = 10,
+    entries: bool = True,
+    entry_top: int | None = 20_000,
+) -> dict[str, Any]:
+    """Spectral and entry-level compressibility metrics of one weight tensor.
+
+    The ESD (eigenvalues of ``W^T W``, unnormalised) comes from the float64 Gram route; ``alpha_ww`` is the
+    exact CSN fit of :func:`sparsity.fit_esd` (WeightWatcher's default fit); the column groups, names and the
+    Conv convention are listed in the module docstring of :mod:`sparsity.layer_metrics`.
+
+    Parameters
+    ----------
+    W : array_like, shape (m, n) or (out, in, *kernel)
+        A matrix or a Conv kernel in PyTorch layout (NumPy, CuPy or array-API).
+    conv : {"slices", "flatten"}
+        Conv convention: one matrix per kernel position with pooled eigenvalues (WeightWatcher), or the
+        ``(out, in * prod(kernel))`` matrix.
+    min_evals : int
+        Fewest nonzero eigenvalues for a power-law fit (>= 10, the minimum of :func:`sparsity.fit_tail`).
+        Smaller tensors get a row with ``status="skipped"``, the reason, and NaN fit columns (never -1).
+    entries : bool
+        Compute the entry-level columns (a partial sort of ``|W|``; the most expensive part for big tensors).
+    entry_top : int or None
+        The entry tail fit scans ``xmin`` over the ``entry_top`` largest magnitudes only (the MLE and KS
+        distance of a candidate depend only on the values above it, so this restricts the candidate set and
+        changes nothing else); ``None`` scans all of them (exact CSN, slow beyond ~1e5 entries).
+
+    Returns
+    -------
+    row : dict
+        See :mod:`sparsity.layer_metrics` for the keys.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> row = analyze_matrix(rng.standard_normal((300, 100)))
+    >>> row["status"], row["num_spikes"], bool(row["compressible"])
+    ('ok', 0, False)
+    """
+    _check_options(conv, min_evals, entry_top)
+    Wv, xp = as_matrix(W, "W")
+    return _analyze_body(Wv, xp=xp, conv=conv, min_evals=int(min_evals), entries=bool(entries), entry_top=entry_top)
+
+
+def analyze_weights(
+    source: Any,
+    *,
+    conv: Conv = "slices",
+    min_evals: int = 10,
+    entries: bool = True,
+    entry_top: int | None = 20_000,
+    errors: Literal["row", "raise"] = "row",
+) -> Any:
+    """Analyse every tensor of a model: one pandas row per tensor with at least 2 dimensions.
+
+    Parameters
+    ----------
+    source : mapping, iterable of (name, array), str or os.PathLike
+        ``{name: array}``, pairs (e.g. :func:`sparsity.load_weights`), or a weight file path (read lazily with
+        :func:`sparsity.load_weights`). 0-D and 1-D tensors (biases, norms) are not analysed.
+    conv, min_evals, entries, entry_top
+        As in :func:`analyze_matrix`.
+    errors : {"row", "raise"}
+        ``"row"``: a tensor that cannot be analysed (NaN entries, unsupported dtype) becomes a row with
+        ``status="failed"`` and the message in ``reason``; ``"raise"``: re-raise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``layer_id``, ``name`` and the keys of :func:`analyze_matrix`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> df = analyze_weights({"fc1": rng.standard_normal((64, 32)), "bias": np.zeros(32)})
+    >>> list(df["name"]), list(df["status"])
+    (['fc1'], ['ok'])
+    """
+    import pandas as pd
+
+    _check_options(conv, min_evals, entry_top)
+    if errors not in ("row", "raise"):
+        raise ValueError(f"errors must be 'row' or 'raise'; got {errors!r}")
+    if isinstance(source, (str, os.PathLike)):
+        from sparsity.weights import load_weights
+
+        items: Iterable[Any] = load_weights(source)
+    elif isinstance(source, Mapping):
+        items = source.items()
+    elif isinstance(source, Iterable):
+        items = source
+    else:
+        raise TypeError(
+            f"source must be a mapping, an iterable of (name, array) or a path; got {type(source).__name__}"
+        )
+    rows = []
+    for layer_id, pair in enumerate(items):
+        name, arr = pair
+        if len(getattr(arr, "shape", np.shape(arr))) < 2:
+            continue
+        try:
+            Wv, xp = as_matrix(arr, f"tensor {name!r}")
+            row = _analyze_body(Wv, xp=xp, conv=conv, min_evals=int(min_evals), entries=bool(entries),
+                                entry_top=entry_top)  # fmt: skip
+        except (ValueError, TypeError) as exc:
+            if errors == "raise":
+                raise
+            row = {"shape": tuple(getattr(arr, "shape", ())), "status": "failed", "reason": str(exc)}
+        rows.append({"layer_id": layer_id, "name": str(name), **row})
+    cols = ["layer_id", "name", "shape", "N", "M", "rf", *_SPECTRAL_KEYS, *_ENTRY_KEYS, "status", "reason"]
+    return pd.DataFrame(rows, columns=cols)

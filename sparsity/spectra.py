@@ -1,0 +1,362 @@
+"""Spectra of weight matrices: singular values, the ESD and its power-law fit, rank-k truncation, layer metrics.
+
+Conventions (see DESIGN.md). The empirical spectral density (ESD) is the set of eigenvalues
+``lambda_i = s_i^2`` of ``W^T W``, unnormalised (WeightWatcher's convention). WeightWatcher fits a density
+power law :math:`\\rho(\\lambda) \\sim \\lambda^{-\\alpha_{ww}}` to its tail; we call that exponent ``alpha_ww``.
+The singular values then have survival tail index ``sv_tail_index = 2 (alpha_ww - 1)``: if
+:math:`P(\\Lambda > t) \\sim t^{-(\\alpha_{ww} - 1)}` then :math:`P(S > u) = P(\\Lambda > u^2) \\sim
+u^{-2(\\alpha_{ww} - 1)}`. By Eckart-Young the best rank-k Frobenius error is the best k-term l2 error of the
+singular values, so it decays like :math:`k^{-(1/a - 1/2)}` for ``a = sv_tail_index < 2`` (``alpha_ww < 2``) and
+does not decay for ``alpha_ww >= 2``: ``alpha_ww = 2`` is the l2 compressibility threshold.
+
+Backends: NumPy, CuPy (cuSOLVER ``syevd``/``gesvd``) and any array-API namespace, through one code path.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Literal
+
+import numpy as np
+
+from sparsity._esd_fit import EsdFit, esd_fit_body
+from sparsity._randomized import default_power_iterations, randomized_svd_body
+from sparsity._svd import (
+    as_matrix,
+    eigenvalues_gram,
+    host_float64,
+    resolve_sv_method,
+    singular_values_body,
+    svd_factors,
+)
+from sparsity.layer_metrics import analyze_matrix, analyze_weights
+
+__all__ = [
+    "EsdFit",
+    "alpha_ww_to_sv_tail_index",
+    "analyze_matrix",
+    "analyze_weights",
+    "esd",
+    "fit_esd",
+    "rank_k_error",
+    "singular_values",
+    "sv_tail_index_to_alpha_ww",
+    "truncate",
+]
+
+SvMethod = Literal["auto", "gram", "svd"]
+TruncateMethod = Literal["auto", "svd", "randomized"]
+Norm = Literal["fro", "spectral"]
+
+
+def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
+    return value
+
+
+def singular_values(W: Any, *, method: SvMethod = "auto") -> Any:
+    """Singular values of a matrix or a stack of matrices, in descending order.
+
+    Parameters
+    ----------
+    W : array_like, shape (..., m, n)
+        NumPy, CuPy or array-API array (bool/int become float64, float16/bfloat16 float32).
+    method : {"auto", "gram", "svd"}
+        ``"gram"``: ``eigvalsh`` of the smaller Gram matrix formed in float64; relative error of ``s_i``
+        about ``u_64 s_1^2 / s_i^2`` (``u_64 = 1.1e-16``), so only ``s_i >> 1.5e-8 s_1`` are accurate.
+        ``"svd"``: LAPACK ``gesdd`` / cuSOLVER ``gesvd`` in the input precision; relative error about
+        ``u s_1 / s_i``. ``"auto"``: ``"gram"`` for float32 and lower (faster and at least as accurate as a
+        float32 SVD), ``"svd"`` for float64 (see ``sparsity._svd.resolve_sv_method``).
+
+    Returns
+    -------
+    s : array, shape (..., min(m, n))
+        float64, same namespace and device as ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> singular_values(np.diag([1.0, 3.0, 2.0]))
+    array([3., 2., 1.])
+    """
+    _check_choice(method, "method", ("auto", "gram", "svd"))
+    Wv, xp = as_matrix(W, "W")
+    m = resolve_sv_method(method, Wv.dtype, xp)
+    return singular_values_body(Wv, m, xp=xp)
+
+
+def esd(W: Any, *, method: SvMethod = "gram") -> Any:
+    """Empirical spectral density: the eigenvalues ``s_i^2`` of ``W^T W``, unnormalised, descending.
+
+    WeightWatcher's convention (no division by ``N``); ``min(m, n)`` eigenvalues per matrix (the nonzero
+    spectrum of both Gram matrices).
+
+    Parameters
+    ----------
+    W : array_like, shape (..., m, n)
+    method : {"gram", "svd", "auto"}
+        Route to the eigenvalues (see :func:`singular_values`); ``"gram"`` by default: its absolute error
+        ``~ (m + n) u_64 lambda_max`` does not affect the tail fit.
+
+    Returns
+    -------
+    evals : array, shape (..., min(m, n))
+        float64, same namespace as ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> esd(np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    array([9., 1.])
+    """
+    _check_choice(method, "method", ("auto", "gram", "svd"))
+    Wv, xp = as_matrix(W, "W")
+    m = resolve_sv_method(method, Wv.dtype, xp, need_small=False)
+    if m == "gram":
+        return eigenvalues_gram(Wv, xp=xp)
+    s = singular_values_body(Wv, m, xp=xp)
+    return s * s
+
+
+def alpha_ww_to_sv_tail_index(alpha_ww: Any) -> Any:
+    """``sv_tail_index = 2 (alpha_ww - 1)``: survival tail index of the singular values.
+
+    Parameters
+    ----------
+    alpha_ww : float or array_like
+        WeightWatcher's ESD density exponent, > 1 (NaN passes through).
+
+    Examples
+    --------
+    >>> alpha_ww_to_sv_tail_index(2.0)
+    2.0
+    """
+    a = _as_real(alpha_ww, "alpha_ww", lower=1.0)
+    return 2.0 * (a - 1.0)
+
+
+def sv_tail_index_to_alpha_ww(sv_tail_index: Any) -> Any:
+    """``alpha_ww = 1 + sv_tail_index / 2``: inverse of :func:`alpha_ww_to_sv_tail_index`.
+
+    Examples
+    --------
+    >>> sv_tail_index_to_alpha_ww(1.0)
+    1.5
+    """
+    a = _as_real(sv_tail_index, "sv_tail_index", lower=0.0)
+    return 1.0 + a / 2.0
+
+
+def _as_real(value: Any, name: str, *, lower: float) -> Any:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number or array > {lower}; got {value!r}")
+    scalar = isinstance(value, numbers.Real)
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number or array > {lower}; got {value!r}") from None
+    bad = ~np.isnan(a) & ~(a > lower)
+    if bad.any():
+        raise ValueError(f"{name} must be > {lower} (NaN passes through); got {a[bad].ravel()[0]!r}")
+    return float(a) if scalar else a
+
+
+def fit_esd(W: Any, *, xmin: float | None = None, evals: bool = False) -> EsdFit:
+    """Fit ``alpha_ww`` to the ESD tail by the exact Clauset-Shalizi-Newman method (:func:`sparsity.fit_tail`).
+
+    The eigenvalues above ``lambda_max * max(m, n) * u_64`` (the numerical-rank tolerance) are fitted with
+    the continuous power-law MLE, ``xmin`` chosen by minimising the KS distance over every eigenvalue but the
+    two largest. This is WeightWatcher's default fit (its ``WWFit``), except that WeightWatcher drops
+    eigenvalues below a fixed absolute ``1e-5`` and switches to a different small-sample objective below 20
+    eigenvalues.
+
+    Parameters
+    ----------
+    W : array_like, shape (m, n) or (k, m, n)
+        A matrix, a stack whose eigenvalues are pooled (Conv kernels, see :func:`analyze_matrix`), or, with
+        ``evals=True``, a 1-D array of eigenvalues.
+    xmin : float, optional
+        Fixed lower cutoff instead of the KS scan.
+    evals : bool
+        Whether ``W`` already holds the eigenvalues.
+
+    Returns
+    -------
+    EsdFit
+
+    References
+    ----------
+    .. [1] C. H. Martin, M. W. Mahoney, "Implicit self-regularization in deep neural networks", JMLR 22 (2021).
+    .. [2] A. Clauset, C. R. Shalizi, M. E. J. Newman, SIAM Review 51(4), 661-703 (2009).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.arange(1, 201) ** -1.0  # sv_tail_index 1 -> alpha_ww 1.5
+    >>> rng = np.random.default_rng(0)
+    >>> U, _ = np.linalg.qr(rng.standard_normal((400, 200)))
+    >>> fit = fit_esd(U * s)
+    >>> round(fit.alpha_ww, 1)
+    1.5
+    """
+    if evals:
+        lam = host_float64(W).ravel()
+        big = lam.size
+    else:
+        Wv, xp = as_matrix(W, "W", max_ndim=3)
+        lam = host_float64(eigenvalues_gram(Wv, xp=xp)).ravel()
+        big = max(int(Wv.shape[-2]), int(Wv.shape[-1]))
+    if not np.all(np.isfinite(lam)) or (lam < 0).any():
+        raise ValueError("W (eigenvalues) must be finite and >= 0")
+    return esd_fit_body(lam, big, xmin=xmin)
+
+
+def truncate(
+    W: Any,
+    k: int,
+    *,
+    method: TruncateMethod = "auto",
+    rng: int | np.random.Generator | None = None,
+    oversamples: int = 10,
+    n_iter: int | None = None,
+    return_factors: bool = False,
+) -> Any:
+    """Best rank-``k`` approximation of ``W`` (Eckart-Young): ``W_k = U_k diag(s_k) V_k^T``.
+
+    Parameters
+    ----------
+    W : array_like, shape (m, n) (or (..., m, n) with ``method="svd"``)
+    k : int
+        Rank, ``0 <= k <= min(m, n)``.
+    method : {"auto", "svd", "randomized"}
+        ``"svd"``: exact, from the thin SVD. ``"randomized"``: Halko-Martinsson-Tropp with ``oversamples``
+        extra columns and ``n_iter`` power iterations; for ``q = n_iter`` its expected spectral error is at
+        most ``[(1 + sqrt(k/(p-1))) s_{k+1}^{2q+1} + e sqrt(k+p)/p (sum_{j>k} s_j^{2(2q+1)})^{1/2}]^{1/(2q+1)}``
+        (HMT Cor. 10.10) plus ``s_{k+1}`` for the final rank-k truncation. ``"auto"``: ``"randomized"`` when
+        ``W`` is 2-D, ``min(m, n) >= 1000`` and ``k + oversamples <= min(m, n) / 10``; ``"svd"`` otherwise.
+    rng : None, int or numpy.random.Generator
+        Randomness of the randomized method (Gaussian test matrix drawn on the host).
+    oversamples, n_iter : int
+        Randomized method only; ``n_iter=None``: 7 if ``k < 0.1 min(m, n)`` else 4 (scikit-learn's rule).
+    return_factors : bool
+        Return ``(U, s, Vt)`` of shapes ``(m, k), (k,), (k, n)`` instead of the product.
+
+    Returns
+    -------
+    W_k : array, shape of ``W``, dtype of ``W`` (floating)
+
+    References
+    ----------
+    .. [1] N. Halko, P.-G. Martinsson, J. A. Tropp, "Finding structure with randomness", SIAM Review 53(2),
+       217-288 (2011).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W = np.outer([1.0, 2.0], [1.0, 1.0]) + np.diag([0.1, 0.0])
+    >>> float(np.linalg.matrix_rank(truncate(W, 1)))
+    1.0
+    """
+    _check_choice(method, "method", ("auto", "svd", "randomized"))
+    Wv, xp = as_matrix(W, "W")
+    m_dim, n_dim = int(Wv.shape[-2]), int(Wv.shape[-1])
+    r = min(m_dim, n_dim)
+    k = _check_k(k, r)
+    oversamples = _check_int(oversamples, "oversamples", 0)
+    if n_iter is not None:
+        n_iter = _check_int(n_iter, "n_iter", 0)
+    two_d = len(Wv.shape) == 2
+    if method == "auto":
+        method = "randomized" if two_d and r >= 1000 and k + oversamples <= r / 10 else "svd"
+    if method == "randomized":
+        if not two_d:
+            raise ValueError(f"W must be 2-D for method='randomized'; got shape {tuple(Wv.shape)}")
+        gen = _as_generator(rng)
+        q = default_power_iterations(k, r) if n_iter is None else n_iter
+        U, s, Vt = randomized_svd_body(Wv, k, oversamples=oversamples, n_iter=q, rng=gen, xp=xp)
+    else:
+        U, s, Vt = svd_factors(Wv, k, xp=xp)
+    if return_factors:
+        return U, s, Vt
+    return (U * s[..., None, :]) @ Vt
+
+
+def rank_k_error(
+    W: Any, k: Any = None, *, norm: Norm = "fro", relative: bool = False, method: SvMethod = "auto"
+) -> Any:
+    """Best rank-k approximation error of ``W`` from its singular values alone (Eckart-Young-Mirsky).
+
+    ``norm="fro"``: :math:`\\|W - W_k\\|_F = (\\sum_{j>k} s_j^2)^{1/2}`, the best k-term l2 error of the
+    singular values (:func:`sparsity.best_k_error`). ``norm="spectral"``: :math:`\\|W - W_k\\|_2 = s_{k+1}`
+    (0 for ``k >= rank``).
+
+    Parameters
+    ----------
+    W : array_like, shape (m, n)
+    k : None, int or array of int
+        ``None``: the whole curve ``k = 0 .. min(m, n)``; otherwise the values at those ``k``.
+    norm : {"fro", "spectral"}
+    relative : bool
+        Divide by ``||W||_F`` or ``||W||_2`` (0 for the zero matrix).
+    method : {"auto", "gram", "svd"}
+        Route to the singular values (:func:`singular_values`).
+
+    Returns
+    -------
+    err : array, shape (min(m, n) + 1,) or shape of ``k``
+        float64, namespace of ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rank_k_error(np.diag([4.0, 3.0, 0.0]), norm="fro")
+    array([5., 3., 0., 0.])
+    """
+    from sparsity.curves import best_k_error
+
+    _check_choice(norm, "norm", ("fro", "spectral"))
+    _check_choice(method, "method", ("auto", "gram", "svd"))
+    Wv, xp = as_matrix(W, "W", max_ndim=2)
+    s = singular_values_body(Wv, resolve_sv_method(method, Wv.dtype, xp), xp=xp)
+    r = int(s.shape[0])
+    if k is not None:
+        karr = np.asarray(k)
+        if karr.dtype.kind not in "iu" or isinstance(k, bool):
+            raise TypeError(f"k must be None, an integer or an integer array; got {k!r}")
+        if karr.size and (karr.min() < 0 or karr.max() > r):
+            raise ValueError(f"k must satisfy 0 <= k <= min(m, n) = {r}; got {k!r}")
+    if norm == "fro":
+        return best_k_error(s, k, p=2.0, relative=relative)
+    curve = xp.concat([s, xp.zeros(1, dtype=s.dtype)])
+    if relative:
+        top = float(s[0])
+        curve = curve / top if top > 0 else curve * 0.0
+    if k is None:
+        return curve
+    idx = xp.asarray(np.asarray(k, dtype=np.int64))
+    return xp.take(curve, xp.reshape(idx, (-1,)), axis=0) if idx.ndim else curve[int(k)]
+
+
+def _check_int(value: Any, name: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {lo}; got {value!r}")
+    if int(value) < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
+    return int(value)
+
+
+def _check_k(k: Any, r: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer with 0 <= k <= min(m, n) = {r}; got {k!r}")
+    if not 0 <= int(k) <= r:
+        raise ValueError(f"k must satisfy 0 <= k <= min(m, n) = {r}; got {k!r}")
+    return int(k)
+
+
+def _as_generator(rng: Any) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(None if rng is None else int(rng))
+    raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}")
