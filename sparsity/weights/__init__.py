@@ -95,18 +95,14 @@ def _directory_entries(path: str, engine: Engine) -> tuple[str, list[TensorRef]]
         return "safetensors-sharded", refs
     files = sorted(p for p in root.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
     if not files:
-        raise WeightsNotFoundError(
-            path, f"directory holds no weight file (looked for {', '.join(WEIGHT_SUFFIXES)})"
-        )
+        raise WeightsNotFoundError(path, f"directory holds no weight file (looked for {', '.join(WEIGHT_SUFFIXES)})")
     refs, formats = [], set()
     for file in files:
         fmt = detect_format(file)
         formats.add(fmt)
         prefix = f"{file.name}:" if len(files) > 1 else ""
         for ref in _file_entries(str(file), fmt, engine):
-            refs.append(
-                TensorRef(prefix + ref.name, ref.shape, ref.dtype, ref.floating, ref.load, ref.unsupported)
-            )
+            refs.append(TensorRef(prefix + ref.name, ref.shape, ref.dtype, ref.floating, ref.load, ref.unsupported))
     return "+".join(sorted(formats)), refs
 
 

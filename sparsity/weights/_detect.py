@@ -52,9 +52,7 @@ def _zip_kind(path: str) -> Format:
 def _is_legacy_torch(path: str) -> bool:
     class _NoGlobals(pickle.Unpickler):
         def find_class(self, module, name):
-            raise UnsafePickleError(
-                path, f"the pickle asks for {module}.{name}; refused, nothing was executed"
-            )
+            raise UnsafePickleError(path, f"the pickle asks for {module}.{name}; refused, nothing was executed")
 
     with open(path, "rb") as fh:
         try:
@@ -109,9 +107,7 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         (n,) = struct.unpack("<Q", head[:8])
         if n <= size - 8:
             return "safetensors"
-        raise CorruptWeightsError(
-            path, f"truncated safetensors: header length {n} but the file has {size} bytes"
-        )
+        raise CorruptWeightsError(path, f"truncated safetensors: header length {n} but the file has {size} bytes")
     if head[0] == 0x80 and 2 <= head[1] <= 5:
         if _is_legacy_torch(path):
             return "torch-legacy"

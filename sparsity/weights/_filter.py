@@ -34,8 +34,9 @@ class TensorFilter:
     min_ndim, max_ndim : int
         Kept tensors have ``min_ndim <= ndim <= max_ndim`` (default 2..5: matrices and conv kernels).
     min_side : int
-        The first dimension and the product of the others (the matrix a conv kernel is reshaped to) must both
-        be at least ``min_side`` (default 2, which drops 1 x n "matrices" such as stored position ids).
+        For tensors of 2 or more dimensions, the first dimension and the product of the others (the matrix a
+        conv kernel is reshaped to) must both be at least ``min_side`` (default 2, which drops 1 x n
+        "matrices" such as stored position ids).
     floating_only : bool
         Keep only floating (or quantised floating) tensors.
     exclude : tuple of str
@@ -67,8 +68,7 @@ class TensorFilter:
     def __post_init__(self) -> None:
         if not 0 <= self.min_ndim <= self.max_ndim:
             raise ValueError(
-                f"TensorFilter: need 0 <= min_ndim <= max_ndim, got min_ndim={self.min_ndim}, "
-                f"max_ndim={self.max_ndim}"
+                f"TensorFilter: need 0 <= min_ndim <= max_ndim, got min_ndim={self.min_ndim}, max_ndim={self.max_ndim}"
             )
         if self.min_side < 1:
             raise ValueError(f"TensorFilter: min_side must be >= 1, got {self.min_side}")
@@ -88,7 +88,7 @@ class TensorFilter:
         """Whether the tensor is kept. ``floating`` defaults to "dtype name starts with float/bfloat"."""
         if not self.min_ndim <= len(shape) <= self.max_ndim:
             return False
-        if len(shape) >= 1 and (shape[0] < self.min_side or math.prod(shape[1:]) < self.min_side):
+        if len(shape) >= 2 and (shape[0] < self.min_side or math.prod(shape[1:]) < self.min_side):
             return False
         if floating is None:
             floating = dtype.startswith(("float", "bfloat"))
@@ -112,9 +112,7 @@ def resolve_filter(select: Selector | str) -> Callable[[str, tuple[int, ...], st
     if isinstance(select, TensorFilter):
         return select.__call__
     if isinstance(select, str):
-        raise ValueError(
-            f"select must be 'matrices', 'all', None, a TensorFilter or a callable; got {select!r}"
-        )
+        raise ValueError(f"select must be 'matrices', 'all', None, a TensorFilter or a callable; got {select!r}")
     if callable(select):
         user = select
         return lambda name, shape, dtype, floating: bool(user(name, shape, dtype))

@@ -58,9 +58,7 @@ def gguf_entries(path: str) -> Iterator[TensorRef]:
             for t in reader.tensors
         ]
     except (ValueError, IndexError, KeyError, OSError) as exc:
-        raise CorruptWeightsError(
-            path, f"truncated or corrupt GGUF file ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise CorruptWeightsError(path, f"truncated or corrupt GGUF file ({type(exc).__name__}: {exc})") from exc
     del reader  # drop the whole-file memory map; tensors are mapped one at a time below
     for name, qtype, shape, offset, nbytes in tensors:
         qname = qtype.name
@@ -71,18 +69,12 @@ def gguf_entries(path: str) -> Iterator[TensorRef]:
             load = functools.partial(decode_mapped, path, offset, shape, _INTS[qname], name)
             yield TensorRef(name, shape, _INTS[qname], False, load)
         else:
-            reason = (
-                None
-                if _can_dequantize(int(qtype))
-                else f"the installed gguf package cannot dequantize {qname}"
-            )
+            reason = None if _can_dequantize(int(qtype)) else f"the installed gguf package cannot dequantize {qname}"
             load = functools.partial(_dequantize, path, offset, nbytes, shape, int(qtype), name)
             yield TensorRef(name, shape, qname, True, load, reason)
 
 
-def _dequantize(
-    path: str, offset: int, nbytes: int, shape: tuple[int, ...], qtype: int, name: str
-) -> np.ndarray:
+def _dequantize(path: str, offset: int, nbytes: int, shape: tuple[int, ...], qtype: int, name: str) -> np.ndarray:
     import gguf
 
     qt = gguf.GGMLQuantizationType(qtype)
@@ -95,9 +87,7 @@ def _dequantize(
     with open(path, "rb") as fh:
         fh.seek(0, 2)
         if offset + nbytes > fh.tell():
-            raise CorruptWeightsError(
-                path, f"truncated: the tensor needs bytes up to {offset + nbytes}", name
-            )
+            raise CorruptWeightsError(path, f"truncated: the tensor needs bytes up to {offset + nbytes}", name)
         with mmap.mmap(fh.fileno(), offset + nbytes - start, access=mmap.ACCESS_READ, offset=start) as mm:
             raw = np.frombuffer(mm, dtype=np.uint8, count=nbytes, offset=offset - start).reshape(byte_shape)
             out = np.array(gguf.quants.dequantize(raw, qt), dtype=np.float32, copy=True)

@@ -81,9 +81,7 @@ def npz_entries(path: str) -> Iterator[TensorRef]:
         raise CorruptWeightsError(path, f"truncated or corrupt .npz archive ({exc})") from exc
     for member, name, shape, dtype in headers:
         kind = _dtype_name(dtype)
-        yield TensorRef(
-            name, shape, kind, is_float_name(kind), functools.partial(_load_member, path, member, name)
-        )
+        yield TensorRef(name, shape, kind, is_float_name(kind), functools.partial(_load_member, path, member, name))
 
 
 def _load_member(path: str, member: str, name: str) -> np.ndarray:

@@ -53,13 +53,9 @@ def parse_model(path: str) -> Any:
     try:
         model = onnx.load(path, load_external_data=False)
     except (DecodeError, ValueError, OSError, RuntimeError) as exc:
-        raise CorruptWeightsError(
-            path, f"truncated or corrupt ONNX protobuf ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise CorruptWeightsError(path, f"truncated or corrupt ONNX protobuf ({type(exc).__name__}: {exc})") from exc
     if model.ir_version <= 0 or not model.HasField("graph"):
-        raise CorruptWeightsError(
-            path, "parses as protobuf but is not an ONNX model (no ir_version or graph)"
-        )
+        raise CorruptWeightsError(path, "parses as protobuf but is not an ONNX model (no ir_version or graph)")
     return model
 
 
@@ -101,17 +97,7 @@ def _load(path: str, base_dir: str, tensor: Any, dtype: str, name: str) -> np.nd
     try:
         arr = numpy_helper.to_array(tensor, base_dir=base_dir)
     except (ValueError, OSError, TypeError) as exc:
-        raise CorruptWeightsError(
-            path, f"cannot decode ONNX tensor ({type(exc).__name__}: {exc})", name
-        ) from exc
+        raise CorruptWeightsError(path, f"cannot decode ONNX tensor ({type(exc).__name__}: {exc})", name) from exc
     if dtype == "bfloat16":  # to_array may hand back bfloat16 as ml_dtypes or as raw uint16 bits
-        return (
-            arr.astype(np.float32)
-            if arr.dtype.kind == "V" or arr.dtype.name == "bfloat16"
-            else as_float(arr, dtype)
-        )
-    return (
-        as_float(arr, dtype)
-        if dtype.startswith("float") and dtype not in ("float32", "float64")
-        else np.array(arr)
-    )
+        return arr.astype(np.float32) if arr.dtype.kind == "V" or arr.dtype.name == "bfloat16" else as_float(arr, dtype)
+    return as_float(arr, dtype) if dtype.startswith("float") and dtype not in ("float32", "float64") else np.array(arr)

@@ -72,18 +72,14 @@ def read_header(path: str) -> tuple[dict, int]:
             raise CorruptWeightsError(path, f"truncated: {size} bytes, shorter than the 8-byte header length")
         (n,) = struct.unpack("<Q", head)
         if n > min(size - 8, _MAX_HEADER):
-            raise CorruptWeightsError(
-                path, f"truncated or corrupt: header length {n} but the file has {size} bytes"
-            )
+            raise CorruptWeightsError(path, f"truncated or corrupt: header length {n} but the file has {size} bytes")
         raw = fh.read(n)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptWeightsError(path, f"corrupt safetensors header ({exc})") from exc
     if not isinstance(header, dict):
-        raise CorruptWeightsError(
-            path, f"corrupt safetensors header: a JSON object expected, got {type(header)}"
-        )
+        raise CorruptWeightsError(path, f"corrupt safetensors header: a JSON object expected, got {type(header)}")
     return header, 8 + n
 
 
@@ -118,9 +114,7 @@ def safetensors_entries(path: str, prefix: str = "", names: set[str] | None = No
     items.sort()  # file order keeps reads sequential
     for begin, name, shape, dtype in items:
         load = functools.partial(decode_mapped, path, data_start + begin, shape, dtype, name)
-        unsupported = (
-            f"unsupported safetensors dtype {dtype[12:]}" if dtype.startswith("unsupported:") else None
-        )
+        unsupported = f"unsupported safetensors dtype {dtype[12:]}" if dtype.startswith("unsupported:") else None
         floating = is_float_name(dtype) or dtype[12:].startswith("F")
         yield TensorRef(prefix + name, shape, dtype, floating, load, unsupported)
 

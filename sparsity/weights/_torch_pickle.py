@@ -127,15 +127,11 @@ def _rebuild_tensor(storage, storage_offset, size, stride):
     return _tensor(storage, storage_offset, size, stride)
 
 
-def _rebuild_tensor_v2(
-    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
-):
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     return _tensor(storage, storage_offset, size, stride)
 
 
-def _rebuild_tensor_v3(
-    storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None
-):
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
     if not isinstance(dtype, _DType):
         raise pickle.UnpicklingError(f"tensor dtype is a {type(dtype).__name__}, not a torch dtype")
     return _tensor(storage, storage_offset, size, stride, dtype.name)
@@ -253,9 +249,7 @@ def read_zip(path: str) -> tuple[Any, Any]:
         if prefix + "byteorder" in zf.namelist():
             byteorder = zf.read(prefix + "byteorder").decode("ascii", "replace").strip()
         if byteorder != "little":
-            raise CorruptWeightsError(
-                path, f"big-endian checkpoints are not supported (byteorder {byteorder!r})"
-            )
+            raise CorruptWeightsError(path, f"big-endian checkpoints are not supported (byteorder {byteorder!r})")
         try:
             with zf.open(pkl[0]) as fh:
                 obj, _ = _unpickle(fh, path, legacy=False)
