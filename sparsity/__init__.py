@@ -5,6 +5,7 @@ error decay as that tail index predicts, on either side of the alpha = 2 thresho
 ``alpha_ww`` (density exponent of the eigenvalues of W^T W).
 """
 
+from sparsity import synthetic
 from sparsity.curves import (
     DecayFit,
     best_k_error,
@@ -44,4 +45,5 @@ __all__ = [
     "participation_ratio",
     "predicted_decay_exponent",
     "stable_rank",
+    "synthetic",
 ]
