@@ -22,6 +22,18 @@ from sparsity.measures import (
     participation_ratio,
     stable_rank,
 )
+from sparsity.spectra import (
+    EsdFit,
+    alpha_ww_to_sv_tail_index,
+    analyze_matrix,
+    analyze_weights,
+    esd,
+    fit_esd,
+    rank_k_error,
+    singular_values,
+    sv_tail_index_to_alpha_ww,
+    truncate,
+)
 from sparsity.tails import TailFit, fit_tail
 from sparsity.weights import WeightsError, load_weights
 
@@ -29,14 +41,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DecayFit",
+    "EsdFit",
     "TailFit",
     "WeightsError",
     "__version__",
+    "alpha_ww_to_sv_tail_index",
+    "analyze_matrix",
+    "analyze_weights",
     "best_k_error",
     "decay_exponent",
     "default_decay_window",
     "effective_sparsity",
     "entropy_effective_rank",
+    "esd",
+    "fit_esd",
     "fit_tail",
     "gini_index",
     "hoyer_sparsity",
@@ -44,6 +62,10 @@ __all__ = [
     "numerical_sparsity",
     "participation_ratio",
     "predicted_decay_exponent",
+    "rank_k_error",
+    "singular_values",
     "stable_rank",
+    "sv_tail_index_to_alpha_ww",
     "synthetic",
+    "truncate",
 ]
