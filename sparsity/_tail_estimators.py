@@ -30,6 +30,9 @@ from typing import Any
 import numpy as np
 from scipy import interpolate
 
+_K_FLOOR = 10
+"""Smallest k the double bootstrap returns (below it every estimator is noise)."""
+
 __all__ = ["double_bootstrap_k", "hill", "ks_pareto", "moments", "pickands", "ranksize", "stable"]
 
 
@@ -75,12 +78,14 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
     With ``n1 = n**(1 - eps)`` and ``n2 = n1**2 / n``, ``k1`` and ``k2`` minimise the bootstrap mean of
     ``(M_2 - 2 M_1**2)**2`` over resamples of size ``n1`` and ``n2``; then
     ``k = k1**2 / k2 * ((log k1)**2 / (2 log n1 - log k1)**2) ** ((log n1 - log k1) / log n1)``.
+    When the noisy minimisers give ``k2 >= k1`` (impossible in the asymptotics), ``k = k1 (n / n1)**(2/3)``
+    (second-order parameter rho = -1). The result is clipped to ``[10, n - 1]``.
     """
     n = x.size
     n1 = int(n ** (1.0 - eps))
     n2 = max(int(n1 * n1 / n), 3)
     if n1 <= n2 + 1 or n2 < 3:
-        return max(1, int(math.sqrt(n)))
+        return min(max(int(math.sqrt(n)), _K_FLOOR), n - 1)
     q1 = np.zeros(n1 - 1)
     q2 = np.zeros(n2 - 1)
     for _ in range(n_boot):
@@ -88,11 +93,13 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
         q2 += _aamse_curve(rng.choice(x, n2, replace=True), n2 - 1)
     k1 = int(np.argmin(q1)) + 1
     k2 = int(np.argmin(q2)) + 1
-    if k1 <= 1 or k2 < 1:
-        return max(1, int(math.sqrt(n)))
-    l1, ln1 = math.log(k1), math.log(n1)
-    k = (k1 * k1 / k2) * ((l1 * l1) / (2 * ln1 - l1) ** 2) ** ((ln1 - l1) / ln1)
-    return int(min(max(round(k), 2), n - 1))
+    if k1 > k2 > 1:
+        l1, ln1 = math.log(k1), math.log(n1)
+        k = (k1 * k1 / k2) * ((l1 * l1) / (2 * ln1 - l1) ** 2) ** ((ln1 - l1) / ln1)
+    else:
+        # k2 >= k1 contradicts k2 ~ k1 (n2/n1)^(2|rho|/(1+2|rho|)) < k1 (noise): scale k1 to n with rho = -1
+        k = k1 * (n / n1) ** (2.0 / 3.0)
+    return int(min(max(round(k), _K_FLOOR), n - 1))
 
 
 def _choose_k(x: np.ndarray, k: int | None, n_boot: int, rng: np.random.Generator, kmax: int) -> tuple[int, bool]:
