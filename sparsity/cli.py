@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sparsity._cli_run import build_report, build_run
+
 __all__ = ["OUTPUT_FORMATS", "PROGRESS_MIN_TENSORS", "SUBCOMMANDS", "build_parser", "main", "write_table"]
 
 OUTPUT_FORMATS = ("table", "csv", "markdown", "json")
@@ -213,8 +215,10 @@ def _build_datasets(subparsers: Any) -> argparse.ArgumentParser:
 
 #: Subcommand name -> builder; each builder adds its subparser and sets ``func`` to its handler.
 SUBCOMMANDS: dict[str, Builder] = {
+    "run": build_run,
     "analyze": _build_analyze,
     "datasets": _build_datasets,
+    "report": build_report,
 }
 
 

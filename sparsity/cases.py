@@ -1,0 +1,304 @@
+"""One benchmark case: generate or load the data, then measure tail index and best-k decay, as result rows.
+
+A task (see :mod:`sparsity.suite`) yields one array (a synthetic draw) or several (the weight tensors of a
+file). For each array, each basis (``entries``: all magnitudes; ``spectrum``: singular values) and each tail
+estimator, one row is produced. Columns (the ``results.csv`` contract):
+
+============================  ==========================================================================
+case_id                       ``task_id[/tensor]/basis/estimator``
+group, source, family         suite group, ``synthetic|catalog|path``, generator family or model name
+params                        generator parameters (JSON)
+tensor                        tensor name for real weights (empty for synthetic)
+shape, n                      array shape; number of values in the basis (entries or singular values)
+basis, estimator              ``entries|spectrum``; the :func:`sparsity.fit_tail` method
+true_alpha                    known survival tail index of the basis (inf = light tail, empty = unknown)
+alpha_hat, alpha_ci_low/high  fitted survival tail index and its confidence interval (95 %)
+alpha_ww                      spectrum rows: WeightWatcher's exponent ``1 + alpha_hat / 2``
+xmin, n_tail, ks_distance     start of the fitted tail, its size, KS distance (CSN)
+predicted_decay               ``max(0, 1/alpha_hat - 1/2)``
+predicted_decay_true          the same from ``true_alpha``
+measured_decay                fitted exponent s of sigma_k ~ k^-s (:func:`sparsity.decay_exponent`)
+decay_k_min, decay_k_max      its fit window; decay_r2: its r^2
+agrees                        measured_decay within the predicted exponents over alpha's CI, +-0.05
+compressible                  ``alpha_hat < 2`` (the l2 threshold)
+effective_sparsity(_frac)     smallest k with relative l2 error <= 0.1 (and k / n)
+t_generate_s, t_fit_s,        seconds spent generating/loading, fitting the tail, computing the curve
+t_curve_s                     (the only columns that differ between otherwise identical runs)
+device, seed                  ``cpu|gpu``; the task's SeedSequence entropy
+status, error                 ``ok`` or ``error`` and the message
+============================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from sparsity._array_api import to_numpy
+from sparsity.suite import GENERATORS, Task, params_json
+
+__all__ = ["AGREEMENT_TOL", "COLUMNS", "CURVE_POINTS", "EFFECTIVE_EPS", "run_task"]
+
+AGREEMENT_TOL = 0.05
+"""Absolute slack added to the predicted-exponent interval before calling a measurement in agreement."""
+EFFECTIVE_EPS = 0.1
+"""Relative l2 error that defines the effective sparsity."""
+CURVE_POINTS = 48
+"""Log-spaced k at which each relative best-k curve is kept for the figures."""
+
+COLUMNS = [
+    "case_id",
+    "group",
+    "source",
+    "family",
+    "params",
+    "tensor",
+    "shape",
+    "n",
+    "basis",
+    "estimator",
+    "true_alpha",
+    "alpha_hat",
+    "alpha_ci_low",
+    "alpha_ci_high",
+    "alpha_ww",
+    "xmin",
+    "n_tail",
+    "ks_distance",
+    "predicted_decay",
+    "predicted_decay_true",
+    "measured_decay",
+    "decay_k_min",
+    "decay_k_max",
+    "decay_r2",
+    "agrees",
+    "compressible",
+    "effective_sparsity",
+    "effective_sparsity_frac",
+    "t_generate_s",
+    "t_fit_s",
+    "t_curve_s",
+    "device",
+    "seed",
+    "status",
+    "error",
+]
+TIMING_COLUMNS = ("t_generate_s", "t_fit_s", "t_curve_s")
+
+
+def _xp_for(device: str) -> Any:
+    if device == "gpu":
+        import cupy
+
+        return cupy
+    return None
+
+
+def _synthetic_array(task: Task, rng: np.random.Generator, xp: Any) -> Any:
+    from sparsity import synthetic
+
+    params = dict(task.params)
+    name = task.generator
+    assert name is not None
+    if GENERATORS[name].kind == "vector":
+        return getattr(synthetic, name)(**params, size=task.shape[0], rng=rng, xp=xp)
+    n, m = task.shape
+    if name == "power_law_spectrum":
+        k = min(n, m)
+        s = synthetic.power_law_spectrum(k, sv_tail_index=params["sv_tail_index"], scale=params.get("scale", 1.0))
+        return synthetic.spectrum_matrix(s, n, m, rng=rng, xp=xp)
+    return getattr(synthetic, name)(n=n, m=m, **params, rng=rng, xp=xp)
+
+
+def _arrays(task: Task, rng: np.random.Generator, xp: Any) -> Iterator[tuple[str, Any, float]]:
+    """Yield ``(tensor name, array, seconds to produce it)`` for the task; an unreadable tensor of a weight
+    file is yielded with an error message (a ``str``) in place of the array."""
+    if task.source == "synthetic":
+        t0 = time.perf_counter()
+        arr = _synthetic_array(task, rng, xp)
+        yield "", arr, time.perf_counter() - t0
+        return
+    from sparsity.weights import load_weights
+
+    count = 0
+    t0 = time.perf_counter()
+    reader = load_weights(task.location, errors="skip")
+    for name, arr in reader:
+        yield name, _as_matrix(arr, xp), time.perf_counter() - t0
+        count += 1
+        if task.max_tensors is not None and count >= task.max_tensors:
+            break
+        t0 = time.perf_counter()
+    for skipped in reader.skipped:
+        yield skipped.name, f"unreadable tensor ({skipped.dtype}): {skipped.problem}", 0.0
+
+
+def _as_matrix(arr: Any, xp: Any) -> Any:
+    """A weight tensor as a matrix: 2-D as stored; conv kernels (out, in, *kernel) as (out, in * prod(kernel)),
+    the convention of :class:`sparsity.weights.TensorFilter`."""
+    if arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    return arr if xp is None else xp.asarray(arr)
+
+
+def _nan_if_none(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _basis_values(arr: Any, basis: str) -> Any:
+    if basis == "entries":
+        return arr
+    from sparsity.spectra import singular_values
+
+    if getattr(arr, "ndim", 0) != 2:
+        raise ValueError(f"basis 'spectrum' needs a 2-D matrix; got shape {tuple(arr.shape)}")
+    return singular_values(arr)
+
+
+def _curve_points(rel: np.ndarray) -> dict[str, list[float]]:
+    n = rel.shape[0] - 1
+    ks = np.unique(np.round(np.geomspace(1, max(n - 1, 1), CURVE_POINTS)).astype(np.int64))
+    return {"k": ks.tolist(), "rel_error": rel[ks].tolist()}
+
+
+def _measure_basis(values: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """Decay fit, effective sparsity and the kept curve for one basis (independent of the estimator)."""
+    from sparsity.curves import best_k_error, decay_exponent
+
+    t0 = time.perf_counter()
+    rel = to_numpy(best_k_error(values, relative=True))
+    n = rel.shape[0] - 1
+    out: dict[str, Any] = {"n": n}
+    try:
+        fit = decay_exponent(values)
+        out.update(measured_decay=fit.exponent, decay_k_min=fit.k_min, decay_k_max=fit.k_max, decay_r2=fit.r2)
+    except ValueError as exc:  # too short or exactly sparse: no power-law window
+        out.update(measured_decay=math.nan, decay_k_min=math.nan, decay_k_max=math.nan, decay_r2=math.nan)
+        out["decay_note"] = str(exc)
+    # The rule of sparsity.effective_sparsity, applied to the curve already computed.
+    k_eff = int(np.count_nonzero(rel > EFFECTIVE_EPS))
+    out.update(effective_sparsity=k_eff, effective_sparsity_frac=k_eff / n if n else math.nan)
+    return out, _curve_points(rel), time.perf_counter() - t0
+
+
+def _fit_row(values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any]) -> dict:
+    from sparsity.curves import predicted_decay_exponent
+    from sparsity.tails import fit_tail
+
+    t0 = time.perf_counter()
+    fit = fit_tail(values, method=estimator, **options)
+    t_fit = time.perf_counter() - t0
+    alpha = float(fit.alpha)
+    lo, hi = (float(v) for v in fit.alpha_ci) if fit.alpha_ci is not None else (math.nan, math.nan)
+    pred = predicted_decay_exponent(alpha) if alpha > 0 and math.isfinite(alpha) else math.nan
+    row = {
+        "alpha_hat": alpha,
+        "alpha_ci_low": lo,
+        "alpha_ci_high": hi,
+        "alpha_ww": 1.0 + alpha / 2.0 if basis == "spectrum" else math.nan,
+        "xmin": _nan_if_none(fit.xmin),
+        "n_tail": int(fit.n_tail),
+        "ks_distance": _nan_if_none(fit.ks_distance),
+        "predicted_decay": pred,
+        "compressible": bool(alpha < 2.0),
+        "t_fit_s": t_fit,
+    }
+    s = measured["measured_decay"]
+    if math.isfinite(s) and math.isfinite(pred):
+        band = [pred]
+        for a in (lo, hi):
+            if math.isfinite(a) and a > 0:
+                band.append(predicted_decay_exponent(a))
+        row["agrees"] = bool(min(band) - AGREEMENT_TOL <= s <= max(band) + AGREEMENT_TOL)
+    else:
+        row["agrees"] = None
+    return row
+
+
+def _base_row(
+    task: Task, tensor: str, shape: tuple[int, ...], basis: str, estimator: str, device: str, seed: list[int]
+) -> dict[str, Any]:
+    family = GENERATORS[task.generator].family if task.generator else task.task_id.split("/", 1)[1]
+    parts = [task.task_id] + ([tensor] if tensor else []) + [basis, estimator]
+    true_alpha = GENERATORS[task.generator].true_alpha(task.params, basis) if task.generator else math.nan
+    return {
+        "case_id": "/".join(parts),
+        "group": task.group,
+        "source": task.source,
+        "family": family,
+        "params": params_json(task.params),
+        "tensor": tensor,
+        "shape": "x".join(map(str, shape)),
+        "basis": basis,
+        "estimator": estimator,
+        "true_alpha": true_alpha,
+        "device": device,
+        "seed": json.dumps(seed),
+        "status": "ok",
+        "error": "",
+    }
+
+
+def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, Any]]:
+    """Run one task; returns result records (``kind`` = ``row`` or ``curve``). Never raises for bad data:
+    a failure becomes a row with ``status = "error"`` and the message, and the other rows still run."""
+    from sparsity.curves import predicted_decay_exponent
+
+    seed = task.seed(root_seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    records: list[dict[str, Any]] = []
+    xp = _xp_for(device)
+    placeholder_shape = task.shape or ()
+    try:
+        for tensor, arr, t_gen in _arrays(task, rng, xp):
+            if isinstance(arr, str):  # a tensor the loader could not read: recorded, the others go on
+                row = _base_row(task, tensor, (), task.basis[0], task.estimators[0], device, seed)
+                records.append({"kind": "row", **row, "status": "error", "error": arr})
+                continue
+            shape = tuple(int(d) for d in arr.shape)
+            for basis in task.basis:
+                try:
+                    values = _basis_values(arr, basis)
+                    measured, curve, t_curve = _measure_basis(values)
+                except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
+                    for est in task.estimators:
+                        row = _base_row(task, tensor, shape, basis, est, device, seed)
+                        records.append(
+                            {"kind": "row", **row, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
+                        )
+                    continue
+                first = _base_row(task, tensor, shape, basis, task.estimators[0], device, seed)
+                curve_rec = {
+                    "kind": "curve",
+                    "case_id": first["case_id"].rsplit("/", 1)[0],
+                    "family": first["family"],
+                    "group": task.group,
+                    "basis": basis,
+                    "true_alpha": first["true_alpha"],
+                    **curve,
+                }
+                if basis == "spectrum":
+                    curve_rec["singular_values"] = to_numpy(values).astype(float).tolist()
+                records.append(curve_rec)
+                for est in task.estimators:
+                    row = _base_row(task, tensor, shape, basis, est, device, seed)
+                    ta = row["true_alpha"]
+                    row["predicted_decay_true"] = (
+                        predicted_decay_exponent(ta) if ta > 0 and not math.isnan(ta) else math.nan
+                    )
+                    row.update({k: v for k, v in measured.items() if k != "decay_note"})
+                    row.update(t_generate_s=t_gen, t_curve_s=t_curve)
+                    try:
+                        row.update(_fit_row(values, basis, est, task.estimator_options.get(est, {}), measured))
+                    except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError) as exc:
+                        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+                    records.append({"kind": "row", **row})
+    except Exception as exc:  # a task that cannot even produce its data becomes one error row
+        row = _base_row(task, "", placeholder_shape, task.basis[0], task.estimators[0], device, seed)
+        records.append({"kind": "row", **row, "status": "error", "error": f"{type(exc).__name__}: {exc}"})
+    return records
