@@ -34,7 +34,14 @@ from sparsity.spectra import (
     sv_tail_index_to_alpha_ww,
     truncate,
 )
-from sparsity.tails import TailFit, fit_tail
+from sparsity.tails import (
+    LikelihoodRatioTest,
+    PowerLawPValue,
+    TailFit,
+    fit_tail,
+    likelihood_ratio_test,
+    power_law_pvalue,
+)
 from sparsity.weights import WeightsError, load_weights
 
 __version__ = "0.1.0"
@@ -42,6 +49,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DecayFit",
     "EsdFit",
+    "LikelihoodRatioTest",
+    "PowerLawPValue",
     "TailFit",
     "WeightsError",
     "__version__",
@@ -58,9 +67,11 @@ __all__ = [
     "fit_tail",
     "gini_index",
     "hoyer_sparsity",
+    "likelihood_ratio_test",
     "load_weights",
     "numerical_sparsity",
     "participation_ratio",
+    "power_law_pvalue",
     "predicted_decay_exponent",
     "rank_k_error",
     "singular_values",
