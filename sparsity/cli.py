@@ -53,7 +53,7 @@ def _render(df: Any, fmt: str) -> str:
         "table": lambda d: d.to_string(index=False) + "\n",
         "csv": lambda d: d.to_csv(index=False),
         "markdown": _markdown,
-        "json": lambda d: d.to_json(orient="records", indent=2) + "\n",
+        "json": lambda d: d.to_json(orient="records", indent=2, double_precision=15) + "\n",
     }
     return renderers[fmt](df)
 
@@ -119,13 +119,13 @@ def _resolve_source(path: str) -> str:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from sparsity.weights import TensorFilter, load_weights
 
-    if args.all_tensors:
-        select: Any = "all"
-    else:
+    include, exclude = tuple(args.include or ()), tuple(args.exclude or ())
+    if args.all_tensors:  # every tensor, still subject to --include / --exclude
         select = TensorFilter(
-            include=tuple(args.include or ()),
-            exclude=TensorFilter().exclude + tuple(args.exclude or ()),
+            min_ndim=0, max_ndim=64, min_side=1, floating_only=False, include=include, exclude=exclude
         )
+    else:
+        select = TensorFilter(include=include, exclude=TensorFilter().exclude + exclude)
     source = _resolve_source(args.path)
     reader = load_weights(source, select=select, engine=args.engine)
     if len(reader) == 0:
@@ -149,7 +149,9 @@ def _build_analyze(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="PATH", help="weight file, directory, or catalog entry name")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="default: from --output, else table")
     parser.add_argument("--output", "-o", metavar="FILE", default=None, help="write here instead of stdout")
-    parser.add_argument("--all-tensors", action="store_true", help="analyse every tensor, not only matrices")
+    parser.add_argument(
+        "--all-tensors", action="store_true", help="pass every tensor on (not only matrices and conv kernels)"
+    )
     parser.add_argument("--include", action="append", metavar="REGEX", help="keep only names matching (repeatable)")
     parser.add_argument("--exclude", action="append", metavar="REGEX", help="also skip names matching (repeatable)")
     parser.add_argument("--engine", choices=("auto", "torch", "builtin"), default="auto", help="torch checkpoints")
