@@ -73,7 +73,7 @@ def as_matrix(W: Any, name: str = "W", *, min_ndim: int = 2, max_ndim: int | Non
         raise ValueError(f"{name} must not be empty; got shape {tuple(W.shape)}")
     if not is_float:
         W = xp.astype(W, xp.float64)
-    elif dt == xp.float16:
+    elif dt == getattr(xp, "float16", None):
         W = xp.astype(W, xp.float32)
     finite = xp.isfinite(W)
     if not bool(xp.all(finite)):
@@ -107,13 +107,13 @@ def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = Tr
 
 
 def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
-    """Eigenvalues of the smaller Gram matrix in float64, descending, clipped at 0; shape (..., min(m, n))."""
+    """Eigenvalues of the smaller Gram matrix of ``W / scale`` (float64, descending, clipped at 0) and ``scale``."""
     m, n = int(W.shape[-2]), int(W.shape[-1])
     A = xp.astype(W, xp.float64) if W.dtype != xp.float64 else W
     # Scale by the largest magnitude so the squares neither overflow nor underflow in float64.
     scale = float(xp.max(xp.abs(A)))
     if scale == 0.0:
-        return xp.zeros((*W.shape[:-2], min(m, n)), dtype=xp.float64), 0.0
+        return xp.zeros((*W.shape[:-2], min(m, n)), dtype=xp.float64), 1.0
     if not (2.0**-400 < scale < 2.0**400):
         A = A / scale
     else:
@@ -122,12 +122,12 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
     G = At @ A if m >= n else A @ At
     e = xp.linalg.eigvalsh(G)
     e = xp.flip(xp.clip(e, min=0.0), axis=-1)
-    return e, scale * scale
+    return e, scale
 
 
 def _sv_gram(W: Any, *, xp: Any) -> Any:
-    e, s2 = _gram_eigenvalues(W, xp=xp)
-    return xp.sqrt(e) * (s2**0.5)
+    e, scale = _gram_eigenvalues(W, xp=xp)
+    return xp.sqrt(e) * scale
 
 
 def _sv_svd(W: Any, *, xp: Any) -> Any:
@@ -148,8 +148,8 @@ def singular_values_body(W: Any, method: str, *, xp: Any) -> Any:
 
 def eigenvalues_gram(W: Any, *, xp: Any) -> Any:
     """Eigenvalues of ``W^T W`` (float64, descending, unnormalised) through the Gram route."""
-    e, s2 = _gram_eigenvalues(W, xp=xp)
-    return e * s2
+    e, scale = _gram_eigenvalues(W, xp=xp)
+    return e * scale * scale if scale != 1.0 else e
 
 
 def svd_factors(W: Any, k: int, *, xp: Any) -> tuple[Any, Any, Any]:
