@@ -1,0 +1,139 @@
+"""Tests for the order-statistic and quantile tail estimators of sparsity.tails (hill, moments, pickands,
+ranksize, stable), the double bootstrap and the bootstrap confidence interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sparsity import _tail_estimators as est
+from sparsity.tails import fit_tail
+
+
+def pareto(n: int, alpha: float, seed: int) -> np.ndarray:
+    """Pareto sample, survival tail index alpha: U**(-1/alpha)."""
+    return np.random.default_rng(seed).random(n) ** (-1.0 / alpha)
+
+
+# ------------------------------------------------------------------------------------- formulas, literally
+
+
+def test_hill_moments_pickands_ranksize_formulas():
+    x = pareto(1000, 1.7, 0)
+    d = np.sort(x)[::-1]
+    k = 100
+    logs = np.log(d[:k] / d[k])
+    hill = fit_tail(x, "hill", k=k)
+    assert hill.alpha == pytest.approx(1 / logs.mean(), rel=1e-12)
+    assert hill.xmin == d[k] and hill.n_tail == k
+    assert hill.alpha_se == pytest.approx(hill.alpha / math.sqrt(k), rel=1e-12)
+    m1, m2 = logs.mean(), (logs**2).mean()
+    g = m1 + 1 - 0.5 / (1 - m1**2 / m2)
+    assert fit_tail(x, "moments", k=k).alpha == pytest.approx(1 / g, rel=1e-10)
+    gp = math.log((d[k - 1] - d[2 * k - 1]) / (d[2 * k - 1] - d[4 * k - 1])) / math.log(2)
+    assert fit_tail(x, "pickands", k=k).alpha == pytest.approx(1 / gp, rel=1e-12)
+    slope = np.polyfit(np.log(d[:k]), np.log(np.arange(1, k + 1)), 1)[0]
+    assert fit_tail(x, "ranksize", k=k).alpha == pytest.approx(-slope, rel=1e-9)
+
+
+def test_stable_table_matches_scipy():
+    levy = pytest.importorskip("scipy.stats").levy_stable
+    for i in (2, 12, 22, 32):  # alpha = 0.5, 1.0, 1.5, 2.0
+        a = est._STABLE_ALPHA[i]
+        q = levy.ppf([0.75, 0.95], a, 0.0)
+        assert est._STABLE_NU[i] == pytest.approx(q[1] / q[0], rel=1e-5)  # table printed to 6 decimals
+    assert est._STABLE_NU[12] == pytest.approx(math.tan(0.45 * math.pi), rel=1e-6)  # Cauchy
+
+
+# ------------------------------------------------------------------------------------------------ recovery
+# With 20 seeds and a 95% interval the number of misses is Binomial(20, 0.05) if the coverage is nominal:
+# P(misses > 4) = 0.0026. The same bound is used for every estimator whose CI is asymptotically valid.
+MAX_MISSES = 4
+
+
+@pytest.mark.parametrize("method", ["hill", "moments"])
+def test_pareto_recovery_double_bootstrap(method):
+    misses = 0
+    for seed in range(20):
+        f = fit_tail(pareto(2000, 1.5, seed), method, rng=seed, n_boot=50)
+        misses += not (f.alpha_ci[0] <= 1.5 <= f.alpha_ci[1])
+    assert misses <= MAX_MISSES
+
+
+@pytest.mark.parametrize("df", [2, 3])
+def test_student_t_recovery_moments(df):
+    """Student-t with df degrees of freedom has tail index df. The moment estimator with the double-bootstrap k
+    (Hill is biased here: second-order parameter rho = -2/df)."""
+    misses = 0
+    for seed in range(20):
+        x = np.random.default_rng(seed).standard_t(df, 5000)
+        f = fit_tail(x, "moments", rng=seed, n_boot=50)
+        misses += not (f.alpha_ci[0] <= df <= f.alpha_ci[1])
+    assert misses <= MAX_MISSES
+
+
+@pytest.mark.parametrize("alpha", [0.8, 1.5, 1.9])
+def test_stable_recovery_mcculloch(alpha):
+    levy = pytest.importorskip("scipy.stats").levy_stable
+    misses = 0
+    for seed in range(20):
+        x = levy.rvs(alpha, 0.0, size=3000, random_state=seed)
+        f = fit_tail(x, "stable")
+        assert 0 < f.alpha <= 2
+        misses += not (f.alpha_ci[0] <= alpha <= f.alpha_ci[1])
+    assert misses <= MAX_MISSES
+
+
+def test_bootstrap_ci_coverage_and_determinism():
+    misses = 0
+    for seed in range(20):
+        f = fit_tail(pareto(1000, 1.2, seed), "hill", k=200, ci="bootstrap", n_boot=100, rng=seed)
+        misses += not (f.alpha_ci[0] <= 1.2 <= f.alpha_ci[1])
+        assert f.details["n_boot_used"] == 100
+    assert misses <= MAX_MISSES
+    a = fit_tail(pareto(500, 1.2, 0), "csn", ci="bootstrap", n_boot=20, rng=7)
+    b = fit_tail(pareto(500, 1.2, 0), "csn", ci="bootstrap", n_boot=20, rng=7)
+    assert a.alpha_ci == b.alpha_ci
+
+
+# ------------------------------------------------------------------------------------------ double bootstrap
+
+
+def test_double_bootstrap_deterministic_and_in_range():
+    x = np.sort(np.abs(np.random.default_rng(1).standard_t(3, 4000)))
+    k1 = est.double_bootstrap_k(x, n_boot=50, rng=np.random.default_rng(5))
+    k2 = est.double_bootstrap_k(x, n_boot=50, rng=np.random.default_rng(5))
+    assert k1 == k2
+    assert est._K_FLOOR <= k1 <= x.size - 1
+    f = fit_tail(x, "hill", rng=5, n_boot=50)
+    assert f.details["k_double_bootstrap"] and f.n_tail == f.details["k"]
+
+
+def test_density_convention_everywhere():
+    x = pareto(3000, 1.5, 3)
+    for m in ("csn", "hill", "moments", "pickands", "ranksize", "stable"):
+        f = fit_tail(x, m, k=None if m in ("csn", "stable") else 300)
+        assert f.alpha_density == f.alpha + 1.0, m
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+
+
+def test_bad_k_and_options():
+    x = pareto(100, 1.5, 0)
+    with pytest.raises(ValueError, match="k must be <= 99"):
+        fit_tail(x, "hill", k=100)
+    with pytest.raises(ValueError, match="k must be <= 25"):
+        fit_tail(x, "pickands", k=26)
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        fit_tail(x, "hill", k=0)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        fit_tail(x, "hill", k=2.0)
+    with pytest.raises(ValueError, match="apply to method='csn' only"):
+        fit_tail(x, "hill", xmin=2.0)
+    with pytest.raises(ValueError, match="ci must be"):
+        fit_tail(x, "hill", ci="exact")
+    with pytest.raises(ValueError, match="pickands needs"):
+        fit_tail(np.r_[np.ones(60), np.arange(2.0, 42.0)], "pickands", k=25)

@@ -1,0 +1,72 @@
+"""Tests for sparsity.kernels.ks_scan: the NumPy twin against the definition, and the CuPy kernel against the
+twin (GPU only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparsity._csn import _continuous_alphas, _first_index
+from sparsity.kernels.ks_scan import ks_scan_numpy
+
+
+def _setup(seed: int, ties: bool):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.random(400) ** (-1 / 1.3))
+    if ties:
+        x = np.sort(np.round(x, 1))
+    first = _first_index(x)
+    cand = np.flatnonzero(first == np.arange(x.size))[:-2]
+    L = np.log(x)
+    alpha, cn = _continuous_alphas(L, cand, x.size, None)
+    return x, L, first, cand, alpha, cn
+
+
+@pytest.mark.parametrize(("seed", "ties"), [(0, False), (1, True)])
+def test_exact_scan_matches_definition(seed, ties):
+    x, L, first, cand, alpha, cn = _setup(seed, ties)
+    d, j = ks_scan_numpy(L, first, cand, alpha, cn, 0)
+    for c in range(0, cand.size, 37):
+        i = cand[c]
+        tail = x[i:]
+        u = np.unique(tail)
+        emp = np.searchsorted(tail, u, side="left") / tail.size
+        ref = np.abs(1 - (u / x[i]) ** (-alpha[c]) - emp)
+        assert d[c] == pytest.approx(ref.max(), abs=1e-13)
+        assert x[j[c]] == u[np.argmax(ref)]
+
+
+@pytest.mark.parametrize("k", [1, 4, 16, 64])
+def test_grid_is_a_lower_bound_and_exact_when_dense(k):
+    x, L, first, cand, alpha, cn = _setup(2, True)
+    exact, _ = ks_scan_numpy(L, first, cand, alpha, cn, 0)
+    grid, _ = ks_scan_numpy(L, first, cand, alpha, cn, k)
+    assert np.all(grid <= exact)
+    dense = (x.size - cand) <= k + 1
+    np.testing.assert_array_equal(grid[dense], exact[dense])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("k", [0, 8, 128])
+def test_cupy_kernel_matches_numpy_twin(k):
+    cp = pytest.importorskip("cupy")
+    from sparsity.kernels.ks_scan import ks_scan_cupy
+
+    _x, L, first, cand, alpha, cn = _setup(3, True)
+    d_np, j_np = ks_scan_numpy(L, first, cand, alpha, cn, k)
+    d_cp, j_cp = ks_scan_cupy(*(cp.asarray(a) for a in (L, first, cand, alpha, cn)), k=k)
+    # CUDA exp and NumPy exp may differ by an ulp or two; |G| <= 1, so 1e-14 absolute covers it
+    np.testing.assert_allclose(cp.asnumpy(d_cp), d_np, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(cp.asnumpy(j_cp), j_np)
+
+
+@pytest.mark.gpu
+def test_fit_tail_on_cupy_input_matches_numpy():
+    cp = pytest.importorskip("cupy")
+    from sparsity.tails import fit_tail
+
+    x = np.random.default_rng(4).random(20_000) ** (-1 / 1.5)
+    a = fit_tail(x)
+    b = fit_tail(cp.asarray(x))
+    assert (b.xmin, b.n_tail) == (a.xmin, a.n_tail)
+    assert b.alpha == pytest.approx(a.alpha, rel=1e-12)
