@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,12 +187,14 @@ def _measure_basis(values: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
     return out, _curve_points(rel), time.perf_counter() - t0
 
 
-def _fit_row(values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any]) -> dict:
+def _fit_row(
+    values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any], rng: np.random.Generator
+) -> dict:
     from sparsity.curves import predicted_decay_exponent
     from sparsity.tails import fit_tail
 
     t0 = time.perf_counter()
-    fit = fit_tail(values, method=estimator, **options)
+    fit = fit_tail(values, method=estimator, **{"rng": rng, **options})
     t_fit = time.perf_counter() - t0
     alpha = float(fit.alpha)
     lo, hi = (float(v) for v in fit.alpha_ci) if fit.alpha_ci is not None else (math.nan, math.nan)
@@ -294,7 +297,11 @@ def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, 
                     row.update({k: v for k, v in measured.items() if k != "decay_note"})
                     row.update(t_generate_s=t_gen, t_curve_s=t_curve)
                     try:
-                        row.update(_fit_row(values, basis, est, task.estimator_options.get(est, {}), measured))
+                        # Bootstrap estimators draw from a stream derived from the task seed and the case id.
+                        fit_rng = np.random.default_rng(
+                            np.random.SeedSequence([*seed, zlib.crc32(row["case_id"].encode())])
+                        )
+                        row.update(_fit_row(values, basis, est, task.estimator_options.get(est, {}), measured, fit_rng))
                     except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError) as exc:
                         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
                     records.append({"kind": "row", **row})
