@@ -249,14 +249,15 @@ def _global(module: str, name: str) -> bytes:
     return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
 
 
-def torch_state_dict_pickle(tensors: dict[str, tuple[str, str, int, int, tuple, tuple]]) -> bytes:
+def torch_state_dict_pickle(tensors: dict[str, tuple[str, str, int, int, tuple, tuple]], legacy=False) -> bytes:
     """Protocol-2 opcodes of ``{name: _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())}``
-    as torch.save writes them; each value is (storage class, key, numel, offset, size, stride)."""
+    as torch.save writes them; each value is (storage class, key, numel, offset, size, stride). The legacy
+    layout's persistent id has a sixth element (a storage view, None here)."""
     out = b"\x80\x02}("
     for name, (storage_cls, key, numel, offset, size, stride) in tensors.items():
         out += _pickle_str(name) + _global("torch._utils", "_rebuild_tensor_v2") + b"("
         out += b"(" + _pickle_str("storage") + _global("torch", storage_cls) + _pickle_str(key)
-        out += _pickle_str("cpu") + _pickle_int(numel) + b"tQ"
+        out += _pickle_str("cpu") + _pickle_int(numel) + (b"N" if legacy else b"") + b"tQ"
         out += _pickle_int(offset) + _pickle_tuple(size) + _pickle_tuple(stride)
         out += b"\x89" + _global("collections", "OrderedDict") + b")R" + b"tR"
     return out + b"u."
@@ -296,6 +297,38 @@ def test_torch_free_reader_on_a_hand_built_checkpoint(tmp_path):
     assert_array_equal(got["half.weight"], half.astype(np.float32))
     assert_array_equal(got["bf.weight"], bf.astype(np.float32))
     assert_array_equal(got["counts"], np.arange(3))
+    if importlib.util.find_spec("torch") is not None:  # the hand-built file is one torch itself accepts
+        by_torch = _read_all(path, engine="torch", select="all")
+        for name, value in got.items():
+            assert_array_equal(by_torch[name], value, err_msg=name)
+
+
+def test_torch_free_reader_on_a_hand_built_legacy_checkpoint(tmp_path):
+    w, h = _normal(3, 4), _normal(2, 2).astype(np.float16)
+    path = tmp_path / "old.pt"
+    with open(path, "wb") as fh:
+        for obj in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
+            pickle.dump(obj, fh, protocol=2)
+        fh.write(
+            torch_state_dict_pickle(
+                {
+                    "w": ("FloatStorage", "k1", 12, 0, (3, 4), (4, 1)),
+                    "h": ("HalfStorage", "k2", 4, 0, (2, 2), (2, 1)),
+                },
+                legacy=True,
+            )
+        )
+        pickle.dump(["k1", "k2"], fh, protocol=2)
+        for arr in (w, h):
+            fh.write(struct.pack("<q", arr.size) + arr.tobytes())
+    assert detect_format(path) == "torch-legacy"
+    got = _read_all(path, engine="builtin")
+    assert_array_equal(got["w"], w)
+    assert_array_equal(got["h"], h.astype(np.float32))
+    with open(path, "r+b") as fh:  # drop the last storage's bytes
+        fh.truncate(path.stat().st_size - 4)
+    with pytest.raises(CorruptWeightsError, match="truncated"):
+        list(load_weights(path, engine="builtin"))
 
 
 def test_missing_storage_raises_or_is_skipped(tmp_path):
