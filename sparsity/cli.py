@@ -110,7 +110,11 @@ def _resolve_source(path: str) -> str:
         return path
     from sparsity.catalog import load_catalog, resolve
 
-    names = {entry.name.lower(): entry for entry in load_catalog()}
+    try:
+        entries = load_catalog()
+    except ValueError:  # no readable catalog: then PATH is just a missing path, reported by load_weights
+        return path
+    names = {entry.name.lower(): entry for entry in entries}
     if path.lower() in names:
         return str(resolve(names[path.lower()]))
     return path  # load_weights reports the missing path
@@ -127,15 +131,26 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     else:
         select = TensorFilter(include=include, exclude=TensorFilter().exclude + exclude)
     source = _resolve_source(args.path)
-    reader = load_weights(source, select=select, engine=args.engine)
-    if len(reader) == 0:
+    reader = load_weights(source, select=select, engine=args.engine, errors="skip")
+    if len(reader) == 0 and not reader.skipped:
         raise ValueError(f"{source}: no tensor passes the filter (try --all-tensors); format {reader.format}")
     from sparsity import spectra  # after the input is validated: bad paths fail fast
 
     label = Path(source).name or source
     df = spectra.analyze_weights(_progress(reader, label, not args.no_progress))
-    write_table(df, args.format, args.output)
+    write_table(_with_skipped(df, reader.skipped), args.format, args.output)
     return 0
+
+
+def _with_skipped(df: Any, skipped: Sequence[Any]) -> Any:
+    """Append one ``status="failed"`` row per tensor the loader could not decode (a bad tensor is recorded)."""
+    if not skipped or not {"name", "status", "reason"} <= set(df.columns):
+        return df
+    import pandas as pd
+
+    rows = [{"name": s.name, "shape": s.shape, "status": "failed", "reason": s.reason} for s in skipped]
+    extra = pd.DataFrame(rows, columns=df.columns)
+    return pd.concat([df, extra], ignore_index=True) if len(df) else extra
 
 
 def _build_analyze(subparsers: Any) -> argparse.ArgumentParser:

@@ -222,6 +222,30 @@ def test_analyze_real_metrics_on_a_small_file(npz, capsys):
 
 
 @needs_spectra
+def test_a_bad_tensor_becomes_a_failed_row(tmp_path, capsys):
+    import zipfile
+
+    from test_weights import torch_state_dict_pickle
+
+    pkl = torch_state_dict_pickle(
+        {
+            "a.weight": ("FloatStorage", "0", 24 * 16, 0, (24, 16), (16, 1)),
+            "b.weight": ("FloatStorage", "1", 4, 0, (2, 2), (2, 1)),
+        }
+    )
+    path = tmp_path / "gap.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", pkl)
+        zf.writestr("archive/data/0", RNG.standard_normal((24, 16)).astype(np.float32).tobytes())
+    code, out, err = _run(["analyze", path, "--engine", "builtin", "--format", "csv"], capsys)
+    assert code == 0
+    df = pd.read_csv(io.StringIO(out))
+    assert list(df["name"]) == ["a.weight", "b.weight"]
+    assert list(df["status"]) == ["ok", "failed"] and "missing" in df["reason"][1]
+    assert "warning" in err and "b.weight" in err and "Traceback" not in err
+
+
+@needs_spectra
 def test_analyze_a_catalog_entry_by_name(capsys):
     state, _ = catalog.status(catalog.find_entry("g2p-en"))
     if state != "installed":
