@@ -11,6 +11,8 @@ import numpy as np
 __all__ = ["EsdFit", "esd_fit_body", "numerical_zero_tolerance"]
 
 _EPS64 = float(np.finfo(np.float64).eps)
+_FLAT_RTOL = 1e-8
+"""An ESD whose nonzero eigenvalues agree to this relative spread is flat: rounding, not a tail."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ def esd_fit_body(lam: np.ndarray, big: int, *, xmin: float | None = None) -> Esd
 
     lam_max = float(np.max(lam))
     x = lam[lam > numerical_zero_tolerance(lam_max, big)]
+    if x.size and float(np.min(x)) >= lam_max * (1.0 - _FLAT_RTOL):
+        raise ValueError(
+            f"the {x.size} nonzero eigenvalues are equal to within {_FLAT_RTOL:g} (relative): a flat ESD "
+            "(e.g. an orthogonal matrix) has no power-law tail"
+        )
     tf = fit_tail(x, "csn", xmin=xmin)
     alpha_ww = tf.alpha_density
     n_tail = int(tf.n_tail)

@@ -1,0 +1,231 @@
+"""Tests for sparsity.analyze_matrix / analyze_weights: random-matrix formulas, decay laws, WeightWatcher."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+import sparsity as sp
+from sparsity import synthetic
+from sparsity._array_api import to_numpy
+from sparsity._mp import mp_edges, mp_median
+
+# ------------------------------------------------------------------------------------- Marchenko-Pastur
+
+
+def test_mp_median_known_values():
+    # q -> 0: MP concentrates at 1; q = 1: quarter-circle law of s, whose median in x = s^2 solves
+    # F(x) = 1/2 with F(x) = (1/pi)(sqrt(x(4 - x))/2 + 2 asin(sqrt(x)/2)) ... evaluated independently:
+    from scipy import integrate, optimize
+
+    def mp_cdf(x: float, q: float) -> float:
+        a, b = (1 - math.sqrt(q)) ** 2, (1 + math.sqrt(q)) ** 2
+        f = lambda t: math.sqrt(max((b - t) * (t - a), 0.0)) / (2 * math.pi * q * t)  # noqa: E731
+        return integrate.quad(f, a, x, limit=200)[0]
+
+    for q in (0.05, 0.3, 1.0):
+        ref = optimize.brentq(lambda x: mp_cdf(x, q) - 0.5, (1 - math.sqrt(q)) ** 2 + 1e-12, (1 + math.sqrt(q)) ** 2)
+        assert mp_median(q) == pytest.approx(ref, abs=1e-7)  # quad with a sqrt endpoint: ~1e-8 accurate
+
+
+def test_mp_bulk_and_no_spikes_on_gaussian_noise():
+    n, m = 900, 300
+    W = synthetic.gaussian_matrix(n, m, rng=20)  # entries N(0, 1/m)
+    row = sp.analyze_matrix(W, entries=False)
+    sigma2 = 1.0 / m
+    lo, hi = mp_edges(n, m, sigma2)
+    # sigma^2 from the ESD median: eigenvalue rigidity puts the empirical median within O(log M / M) of the
+    # MP median (relative); 10 / M = 3.3% covers it with a wide margin.
+    assert row["sigma_mp"] ** 2 == pytest.approx(sigma2, rel=10 / m)
+    assert row["bulk_max"] == pytest.approx(hi, rel=10 / m)
+    assert row["bulk_min"] == pytest.approx(lo, rel=10 / m)
+    ref_lo, ref_hi = synthetic.marchenko_pastur_edges(n, m)
+    assert hi == pytest.approx(ref_hi**2) and lo == pytest.approx(ref_lo**2)  # same convention as synthetic
+    assert row["num_spikes"] == 0  # the TW 99% threshold: a false spike has probability ~1%
+    assert row["status"] == "ok" and row["compressible"] is False
+
+
+@pytest.mark.parametrize(("thetas", "expected"), [((3.0,), 1), ((2.5, 4.0), 2), ((0.8,), 0)])
+def test_bbp_outliers_are_the_spikes(thetas, expected):
+    n, m = 1000, 500  # gamma = 2, BBP threshold gamma^(1/4) = 1.19
+    W = synthetic.spiked_matrix(n, m, list(thetas), rank=len(thetas), rng=21)
+    row = sp.analyze_matrix(W, entries=False)
+    assert row["num_spikes"] == expected
+    s = np.sqrt(to_numpy(sp.esd(W)))
+    pred = np.sort(np.atleast_1d(synthetic.bbp_outlier(np.array(thetas), n, m)))[::-1]
+    # outliers fluctuate by O(m^(-1/2)) (Gaussian fluctuations, Benaych-Georges & Nadakuditi 2012);
+    # sub-threshold spikes leave the top value at the edge up to the TW scale m^(-2/3). 4 / sqrt(m) covers both.
+    np.testing.assert_allclose(s[: len(thetas)][: max(expected, 1)], pred[: max(expected, 1)], atol=4 / math.sqrt(m))
+
+
+# ------------------------------------------------------------------------------- rank-k decay vs alpha_ww
+
+
+def _local_exponents(beta: float, k: int, ks: np.ndarray) -> np.ndarray:
+    """Exact local decay exponent of sigma_j^2 = int_j^k x^-beta dx: ((beta - 1)/2) / (1 - (j/k)^(beta - 1))."""
+    j = ks.astype(float)
+    if abs(beta - 1.0) < 1e-12:
+        return 1.0 / (2.0 * np.log(k / j))
+    return ((beta - 1.0) / 2.0) / (1.0 - (j / k) ** (beta - 1.0))
+
+
+@pytest.mark.parametrize("alpha_ww", [1.5, 1.8, 2.5])
+def test_measured_rank_decay_matches_alpha_ww_prediction(alpha_ww):
+    k = 500
+    s = synthetic.power_law_spectrum(k, alpha_ww=alpha_ww)  # s_i ~ ((i - 1/2)/k)^(-1/a), a = 2(alpha_ww - 1)
+    W = synthetic.spectrum_matrix(s, k, k, rng=22)
+    row = sp.analyze_matrix(W, entries=False)
+    a = 2 * (alpha_ww - 1)
+    predicted = max(0.0, (2 - alpha_ww) / (2 * (alpha_ww - 1)))
+    assert row["predicted_rank_decay"] == pytest.approx(sp.predicted_decay_exponent(row["sv_tail_index"], 2.0))
+    # sigma_j^2 = sum_{i>j} s_i^2 ~ sum (i - 1/2)^-beta, beta = 2/a: the midpoint rule equals int_j^k x^-beta dx up
+    # to a relative error beta (beta + 1) / (24 j^2), i.e. a slope error <= beta (beta + 1) / (12 j^2). The least-
+    # squares exponent over the window lies between the extreme local exponents of the integral, which tend to
+    # the prediction as k grows (the finite-k gap is what `spread` measures).
+    lo, hi = sp.default_decay_window(k)
+    ks = np.arange(lo, hi + 1)
+    beta = 2.0 / a
+    local = _local_exponents(beta, k, ks)
+    mid = beta * (beta + 1) / (12 * lo**2)
+    measured = row["measured_rank_decay"]
+    assert local.min() - mid <= measured <= local.max() + mid
+    spread = float(np.max(np.abs(local - predicted)))
+    assert abs(measured - predicted) <= spread + mid
+    if alpha_ww < 2:
+        assert measured > 0.8 * predicted and row["compressible"] is True
+    else:
+        assert measured < 0.1 and row["compressible"] is False
+
+
+# ---------------------------------------------------------------------------------- WeightWatcher (peer)
+
+
+@pytest.mark.peers
+@pytest.mark.filterwarnings("ignore:Passing a dict to DataFrame.from_records")
+def test_alpha_matches_weightwatcher():
+    torch = pytest.importorskip("torch")
+    ww = pytest.importorskip("weightwatcher")
+    logging.getLogger("weightwatcher").setLevel(logging.ERROR)
+    rng = np.random.default_rng(23)
+    mats = {
+        "gauss": synthetic.gaussian_matrix(300, 100, rng=rng),
+        "powerlaw": synthetic.spectrum_matrix(synthetic.power_law_spectrum(200, alpha_ww=1.8), 400, 200, rng=rng),
+        "student": rng.standard_t(3, (128, 256)),
+        "heavy": synthetic.levy_matrix(1.5, 200, 150, rng=rng),
+    }
+    mats = {k: np.asarray(to_numpy(v), dtype=np.float32) for k, v in mats.items()}
+    conv = rng.standard_normal((24, 16, 3, 3)).astype(np.float32)
+    model = torch.nn.Sequential()
+    for W in mats.values():
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W))
+        model.append(lin)
+    c = torch.nn.Conv2d(16, 24, 3, bias=False)
+    with torch.no_grad():
+        c.weight.copy_(torch.from_numpy(conv))
+    model.append(c)
+    theirs = ww.WeightWatcher(model=model).analyze()
+    ours = sp.analyze_weights({**mats, "conv": conv}, entries=False)
+    assert len(theirs) == len(ours) == len(mats) + 1
+    # same eigenvalues (float64 Gram vs float64 SVD, ~1e-13 relative) and the same CSN fit: the alphas agree to
+    # rounding unless two KS minima tie within it; the issue's tolerance is 0.01.
+    np.testing.assert_allclose(ours["alpha_ww"], theirs["alpha"], atol=0.01)
+    np.testing.assert_allclose(ours["num_pl_spikes"], theirs["num_pl_spikes"], atol=0)
+    np.testing.assert_allclose(ours["D"], theirs["D"], atol=1e-6)
+    lin = slice(0, len(mats))  # WeightWatcher scales Conv2d slices by 1/sqrt(2): its norms are halved there
+    for col in ("log_norm", "log_spectral_norm", "stable_rank", "alpha_weighted", "xmin"):
+        np.testing.assert_allclose(ours[col][lin], theirs[col][lin], rtol=1e-9)
+    assert ours["log_norm"].iloc[-1] == pytest.approx(theirs["log_norm"].iloc[-1] + math.log10(2), rel=1e-9)
+
+
+# ------------------------------------------------------------------------------------- entries and conv
+
+
+def test_entry_columns_equal_public_functions():
+    rng = np.random.default_rng(24)
+    W = rng.standard_t(2.5, (120, 90))
+    full = sp.analyze_matrix(W, entry_top=None)
+    d = sp.decay_exponent(W)
+    tf = sp.fit_tail(W)
+    assert full["entry_measured_decay"] == pytest.approx(d.exponent, rel=1e-10)
+    assert full["entry_decay_r2"] == pytest.approx(d.r2, rel=1e-10)
+    assert full["entry_alpha"] == pytest.approx(tf.alpha, rel=1e-12)
+    assert full["entry_predicted_decay"] == pytest.approx(sp.predicted_decay_exponent(tf.alpha))
+    part = sp.analyze_matrix(W, entry_top=500)  # restricts the xmin candidates to the top 500 magnitudes
+    top = np.sort(np.abs(W).ravel())[-500:]
+    assert part["entry_alpha"] == pytest.approx(sp.fit_tail(top).alpha, rel=1e-12)
+    assert part["entry_measured_decay"] == pytest.approx(d.exponent, rel=1e-10)
+
+
+def test_conv_conventions():
+    rng = np.random.default_rng(25)
+    T = rng.standard_normal((32, 12, 3, 3))
+    sl = sp.analyze_matrix(T, entries=False)
+    assert (sl["N"], sl["M"], sl["rf"], sl["num_evals"]) == (32, 12, 9, 108)
+    pooled = np.sort(
+        np.concatenate([np.linalg.svd(T[:, :, i, j], compute_uv=False) ** 2 for i in range(3) for j in range(3)])
+    )
+    assert sl["lambda_max"] == pytest.approx(pooled[-1], rel=1e-12)
+    assert sl["norm"] == pytest.approx(float(np.sum(T**2)), rel=1e-12)
+    fl = sp.analyze_matrix(T, conv="flatten", entries=False)
+    assert (fl["N"], fl["M"], fl["rf"], fl["num_evals"]) == (108, 32, 9, 32)
+    assert fl["lambda_max"] == pytest.approx(np.linalg.norm(T.reshape(32, -1), 2) ** 2, rel=1e-12)
+    c1 = sp.analyze_matrix(rng.standard_normal((20, 10, 5)), entries=False)
+    assert (c1["rf"], c1["num_evals"]) == (5, 50)
+    with pytest.raises(ValueError, match="conv must be 'slices' or 'flatten'; got 'fft'"):
+        sp.analyze_matrix(T, conv="fft")
+
+
+def test_small_zero_and_degenerate_matrices_give_rows_with_reasons():
+    small = sp.analyze_matrix(np.random.default_rng(26).standard_normal((5, 3)))
+    assert small["status"] == "skipped" and "min_evals" in small["reason"]
+    assert math.isnan(small["alpha_ww"]) and small["sv_max"] > 0
+    zero = sp.analyze_matrix(np.zeros((40, 20)))
+    assert zero["status"] == "skipped" and "all-zero" in zero["reason"] and math.isnan(zero["alpha_ww"])
+    Q, _ = np.linalg.qr(np.random.default_rng(27).standard_normal((50, 20)))
+    orth = sp.analyze_matrix(Q, entries=False)  # all singular values 1: no tail to fit
+    assert orth["status"] == "failed" and "ESD fit failed" in orth["reason"]
+    with pytest.raises(ValueError, match="min_evals must be an integer >= 10; got 3"):
+        sp.analyze_matrix(Q, min_evals=3)
+    with pytest.raises(ValueError, match="W must have 2 to any dimensions"):
+        sp.analyze_matrix(np.ones(5))
+
+
+def test_analyze_weights_sources_and_errors(tmp_path):
+    rng = np.random.default_rng(28)
+    tensors = {
+        "fc.weight": rng.standard_normal((64, 32)).astype(np.float32),
+        "fc.bias": np.zeros(32, dtype=np.float32),
+        "conv.weight": rng.standard_normal((16, 8, 3, 3)).astype(np.float32),
+    }
+    df = sp.analyze_weights(tensors)
+    assert list(df["name"]) == ["fc.weight", "conv.weight"]
+    assert list(df["status"]) == ["ok", "ok"]
+    assert {"alpha_ww", "sv_tail_index", "entry_alpha", "num_spikes", "compressible"} <= set(df.columns)
+    again = sp.analyze_weights(list(tensors.items()))
+    np.testing.assert_array_equal(again["alpha_ww"], df["alpha_ww"])
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    path = tmp_path / "m.safetensors"
+    safetensors_numpy.save_file(tensors, str(path))
+    from_file = sp.analyze_weights(path)
+    assert sorted(from_file["name"]) == sorted(df["name"])
+    bad = {"ok": tensors["fc.weight"], "nan": np.full((20, 20), np.nan)}
+    rows = sp.analyze_weights(bad, entries=False)
+    assert list(rows["status"]) == ["ok", "failed"] and "finite" in rows["reason"].iloc[1]
+    with pytest.raises(ValueError, match="tensor 'nan' must be finite"):
+        sp.analyze_weights(bad, errors="raise")
+    with pytest.raises(TypeError, match="source must be a mapping"):
+        sp.analyze_weights(3)
+
+
+def test_analyze_matrix_backends(xp):
+    rng = np.random.default_rng(29)
+    W_np = rng.standard_t(3, (80, 40))
+    a = sp.analyze_matrix(W_np)
+    b = sp.analyze_matrix(xp.asarray(W_np))
+    for key in ("alpha_ww", "xmin", "num_spikes", "measured_rank_decay", "entry_alpha", "entry_measured_decay"):
+        assert b[key] == pytest.approx(a[key], rel=1e-9)
