@@ -17,8 +17,7 @@ from sparsity._mp import mp_edges, mp_median
 
 
 def test_mp_median_known_values():
-    # q -> 0: MP concentrates at 1; q = 1: quarter-circle law of s, whose median in x = s^2 solves
-    # F(x) = 1/2 with F(x) = (1/pi)(sqrt(x(4 - x))/2 + 2 asin(sqrt(x)/2)) ... evaluated independently:
+    # reference: the MP density integrated directly in x (quad copes with the sqrt endpoints) and inverted.
     from scipy import integrate, optimize
 
     def mp_cdf(x: float, q: float) -> float:
@@ -27,7 +26,9 @@ def test_mp_median_known_values():
         return integrate.quad(f, a, x, limit=200)[0]
 
     for q in (0.05, 0.3, 1.0):
-        ref = optimize.brentq(lambda x: mp_cdf(x, q) - 0.5, (1 - math.sqrt(q)) ** 2 + 1e-12, (1 + math.sqrt(q)) ** 2)
+        ref = optimize.brentq(
+            lambda x, q=q: mp_cdf(x, q) - 0.5, (1 - math.sqrt(q)) ** 2 + 1e-12, (1 + math.sqrt(q)) ** 2
+        )
         assert mp_median(q) == pytest.approx(ref, abs=1e-7)  # quad with a sqrt endpoint: ~1e-8 accurate
 
 
