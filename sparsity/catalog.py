@@ -121,9 +121,7 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> list[CatalogEntr
     for i, raw in enumerate(data.get("dataset", [])):
         missing = [key for key in _REQUIRED if key not in raw]
         if missing:
-            raise ValueError(
-                f"catalog {path}: entry {i} ({raw.get('name', '?')}) lacks required keys {missing}"
-            )
+            raise ValueError(f"catalog {path}: entry {i} ({raw.get('name', '?')}) lacks required keys {missing}")
         unknown = set(raw) - set(CatalogEntry.__dataclass_fields__)
         if unknown:
             raise ValueError(f"catalog {path}: entry {raw['name']!r} has unknown keys {sorted(unknown)}")
@@ -168,9 +166,7 @@ def resolve(entry: CatalogEntry | str) -> Path:
         )
     path = Path(str(dist.locate_file(entry.file)))
     if not path.is_file():
-        raise ValueError(
-            f"catalog entry {entry.name!r}: {entry.package} {dist.version} has no file {entry.file}"
-        )
+        raise ValueError(f"catalog entry {entry.name!r}: {entry.package} {dist.version} has no file {entry.file}")
     return path
 
 
