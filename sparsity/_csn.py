@@ -139,16 +139,31 @@ def _prune(
             seed = pending[np.argsort(lb[pending], kind="stable")[:n_seed]]
             exact[seed] = scan(seed, 0)
             n_exact += seed.size
-        ustar = min(ustar, float(np.nanmin(exact[alive])) if np.any(~np.isnan(exact[alive])) else np.inf)
+        done = exact[alive]
+        if np.any(~np.isnan(done)):
+            ustar = min(ustar, float(np.nanmin(done)))
         alive = alive[lb[alive] <= ustar + _PRUNE_MARGIN]
         todo = alive[np.isnan(exact[alive])]
         if todo.size == 0:
             break
-        if todo.size <= n_seed or k >= int(tail_size[todo].max()):
-            exact[todo] = scan(todo, 0)
-            n_exact += todo.size
+        k_next = k * growth
+        sizes = tail_size[todo]
+        # a finer grid costs todo * k_next; the exact (block-pruned) scan about sum(sizes) / 4
+        if todo.size <= n_seed or k_next >= int(sizes.max()) or 4 * todo.size * k_next >= int(sizes.sum()):
+            # exact scans in order of increasing lower bound, pruning as the best D falls
+            order = todo[np.argsort(lb[todo], kind="stable")]
+            for s in range(0, order.size, n_seed * 8):
+                batch = order[s : s + n_seed * 8]
+                batch = batch[lb[batch] <= ustar + _PRUNE_MARGIN]
+                if batch.size == 0:
+                    break  # sorted by lower bound: every later one is pruned too
+                exact[batch] = scan(batch, 0)
+                n_exact += batch.size
+                ustar = min(ustar, float(np.min(exact[batch])))
+            alive = alive[lb[alive] <= ustar + _PRUNE_MARGIN]
+            alive = alive[~np.isnan(exact[alive])]
             break
-        k *= growth
+        k = k_next
     keep = np.full(n_cand, np.nan)
     keep[alive] = exact[alive]
     return keep, n_exact
@@ -184,7 +199,8 @@ def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, 
         return ks_scan(L, first, c[idx], a[idx], cnv[idx], k, backend=backend)[0]
 
     if scan == "naive":
-        d = run(np.arange(c.size), 0)
+        # the O(n^2) reference: every point of every candidate, no pruning of any kind
+        d = ks_scan(L, first, c, a, cnv, 0, backend=backend, blocks=False)[0]
         n_exact = c.size
     else:
         d, n_exact = _prune(c.size, (n - c).astype(np.int64), run)
