@@ -25,7 +25,7 @@ effective_sparsity(_frac)     smallest k with relative l2 error <= 0.1 (and k / 
 t_generate_s, t_fit_s,        seconds spent generating/loading, fitting the tail, computing the curve
 t_curve_s                     (the only columns that differ between otherwise identical runs)
 device, seed                  ``cpu|gpu``; the task's SeedSequence entropy
-status, error                 ``ok`` or ``error`` and the message
+status, error                 ``ok``, ``skipped`` (too few values) or ``error``, and the reason
 ============================  ==========================================================================
 """
 
@@ -51,6 +51,8 @@ EFFECTIVE_EPS = 0.1
 """Relative l2 error that defines the effective sparsity."""
 CURVE_POINTS = 48
 """Log-spaced k at which each relative best-k curve is kept for the figures."""
+MIN_FIT_VALUES = 10
+"""Fewest values (entries or singular values) a basis needs for a tail fit; smaller ones are skipped."""
 
 COLUMNS = [
     "case_id",
@@ -247,65 +249,81 @@ def _base_row(
     }
 
 
-def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, Any]]:
-    """Run one task; returns result records (``kind`` = ``row`` or ``curve``). Never raises for bad data:
-    a failure becomes a row with ``status = "error"`` and the message, and the other rows still run."""
+def _error(row: dict[str, Any], exc: BaseException | str) -> dict[str, Any]:
+    msg = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return {"kind": "row", **row, "status": "error", "error": msg}
+
+
+def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, device: str, seed: list[int]) -> list:
+    """The curve record and one row per estimator for one array in one basis."""
     from sparsity.curves import predicted_decay_exponent
 
+    shape = tuple(int(d) for d in arr.shape)
+    estimators = task.estimators[basis]
+    try:
+        values = _basis_values(arr, basis)
+        measured, curve, t_curve = _measure_basis(values)
+    except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
+        return [_error(_base_row(task, tensor, shape, basis, est, device, seed), exc) for est in estimators]
+    first = _base_row(task, tensor, shape, basis, estimators[0], device, seed)
+    curve_rec = {
+        "kind": "curve",
+        "case_id": first["case_id"].rsplit("/", 1)[0],
+        "family": first["family"],
+        "group": task.group,
+        "basis": basis,
+        "true_alpha": first["true_alpha"],
+        **curve,
+    }
+    if basis == "spectrum":
+        curve_rec["singular_values"] = to_numpy(values).astype(float).tolist()
+    records: list[dict[str, Any]] = [curve_rec]
+    for est in estimators:
+        row = _base_row(task, tensor, shape, basis, est, device, seed)
+        ta = row["true_alpha"]
+        row["predicted_decay_true"] = predicted_decay_exponent(ta) if ta > 0 and not math.isnan(ta) else math.nan
+        row.update({k: v for k, v in measured.items() if k != "decay_note"})
+        row.update(t_generate_s=t_gen, t_curve_s=t_curve)
+        if measured["n"] < MIN_FIT_VALUES:
+            records.append(
+                {
+                    "kind": "row",
+                    **row,
+                    "status": "skipped",
+                    "error": f"only {measured['n']} values in basis {basis!r}; a tail fit needs at least "
+                    f"{MIN_FIT_VALUES}",
+                }
+            )
+            continue
+        # Bootstrap estimators draw from a stream derived from the task seed and the case id.
+        fit_rng = np.random.default_rng(np.random.SeedSequence([*seed, zlib.crc32(row["case_id"].encode())]))
+        try:
+            row.update(_fit_row(values, basis, est, task.estimator_options.get(est, {}), measured, fit_rng))
+        except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            records.append(_error(row, exc))
+            continue
+        records.append({"kind": "row", **row})
+    return records
+
+
+def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, Any]]:
+    """Run one task; returns result records (``kind`` = ``row`` or ``curve``). Never raises for bad data:
+    a failure becomes a row with ``status = "error"`` and the message, and the other rows still run; an array
+    with fewer than :data:`MIN_FIT_VALUES` values in a basis gives ``status = "skipped"`` with the reason."""
     seed = task.seed(root_seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     records: list[dict[str, Any]] = []
     xp = _xp_for(device)
-    placeholder_shape = task.shape or ()
+    first_basis = task.basis[0]
     try:
         for tensor, arr, t_gen in _arrays(task, rng, xp):
             if isinstance(arr, str):  # a tensor the loader could not read: recorded, the others go on
-                row = _base_row(task, tensor, (), task.basis[0], task.estimators[0], device, seed)
-                records.append({"kind": "row", **row, "status": "error", "error": arr})
+                row = _base_row(task, tensor, (), first_basis, task.estimators[first_basis][0], device, seed)
+                records.append(_error(row, arr))
                 continue
-            shape = tuple(int(d) for d in arr.shape)
             for basis in task.basis:
-                try:
-                    values = _basis_values(arr, basis)
-                    measured, curve, t_curve = _measure_basis(values)
-                except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
-                    for est in task.estimators:
-                        row = _base_row(task, tensor, shape, basis, est, device, seed)
-                        records.append(
-                            {"kind": "row", **row, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
-                        )
-                    continue
-                first = _base_row(task, tensor, shape, basis, task.estimators[0], device, seed)
-                curve_rec = {
-                    "kind": "curve",
-                    "case_id": first["case_id"].rsplit("/", 1)[0],
-                    "family": first["family"],
-                    "group": task.group,
-                    "basis": basis,
-                    "true_alpha": first["true_alpha"],
-                    **curve,
-                }
-                if basis == "spectrum":
-                    curve_rec["singular_values"] = to_numpy(values).astype(float).tolist()
-                records.append(curve_rec)
-                for est in task.estimators:
-                    row = _base_row(task, tensor, shape, basis, est, device, seed)
-                    ta = row["true_alpha"]
-                    row["predicted_decay_true"] = (
-                        predicted_decay_exponent(ta) if ta > 0 and not math.isnan(ta) else math.nan
-                    )
-                    row.update({k: v for k, v in measured.items() if k != "decay_note"})
-                    row.update(t_generate_s=t_gen, t_curve_s=t_curve)
-                    try:
-                        # Bootstrap estimators draw from a stream derived from the task seed and the case id.
-                        fit_rng = np.random.default_rng(
-                            np.random.SeedSequence([*seed, zlib.crc32(row["case_id"].encode())])
-                        )
-                        row.update(_fit_row(values, basis, est, task.estimator_options.get(est, {}), measured, fit_rng))
-                    except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError) as exc:
-                        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
-                    records.append({"kind": "row", **row})
+                records.extend(_basis_records(task, tensor, arr, basis, t_gen, device, seed))
     except Exception as exc:  # a task that cannot even produce its data becomes one error row
-        row = _base_row(task, "", placeholder_shape, task.basis[0], task.estimators[0], device, seed)
-        records.append({"kind": "row", **row, "status": "error", "error": f"{type(exc).__name__}: {exc}"})
+        row = _base_row(task, "", task.shape or (), first_basis, task.estimators[first_basis][0], device, seed)
+        records.append(_error(row, exc))
     return records

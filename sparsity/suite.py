@@ -18,8 +18,8 @@ groups ``[[groups]]``. Each group has
 ``basis``
     ``"entries"`` (magnitudes of all values) and/or ``"spectrum"`` (singular values; matrices only).
 ``estimators``
-    Tail estimators of :func:`sparsity.fit_tail` (default ``["csn"]``); ``estimator_options`` maps a method
-    to its keyword options.
+    Tail estimators of :func:`sparsity.fit_tail` (default ``["csn"]``), or a table keyed by basis
+    (``{ spectrum = ["csn"], entries = ["hill"] }``); ``estimator_options`` maps a method to its options.
 ``entry`` / ``path``, ``optional``, ``max_tensors``
     Real weights: the catalog entry or path; ``optional = true`` skips the group (with a note in the
     manifest) when the entry is not installed; ``max_tensors`` caps the tensors analysed per file.
@@ -145,7 +145,7 @@ class Task:
     shape: tuple[int, ...] | None
     replicate: int
     basis: tuple[str, ...]
-    estimators: tuple[str, ...]
+    estimators: dict[str, tuple[str, ...]]
     estimator_options: dict[str, dict[str, Any]]
     location: str | None = None
     max_tensors: int | None = None
@@ -193,17 +193,31 @@ def _positive_int(value: Any, where: str, key: str) -> int:
     return value
 
 
-def _group_common(group: dict[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str, ...], dict]:
+def _group_common(group: dict[str, Any], where: str) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict]:
     basis = tuple(_as_list(group.get("basis", ["entries"])))
     for b in basis:
         if b not in _BASES:
             raise _fail(where, f"basis must be one of {', '.join(_BASES)}; got {b!r}")
-    estimators = tuple(_as_list(group.get("estimators", ["csn"])))
-    for e in estimators:
-        if e not in _ESTIMATORS:
-            raise _fail(where, f"estimators must be among {', '.join(_ESTIMATORS)}; got {e!r}")
+    raw = group.get("estimators", ["csn"])
+    if isinstance(raw, dict):
+        extra = sorted(set(raw) - set(basis))
+        if extra:
+            raise _fail(where, f"estimators is keyed by basis ({', '.join(basis)}); got key {extra[0]!r}")
+        missing = [b for b in basis if b not in raw]
+        if missing:
+            raise _fail(where, f"estimators has no list for basis {missing[0]!r}")
+        estimators = {b: tuple(_as_list(raw[b])) for b in basis}
+    else:
+        estimators = {b: tuple(_as_list(raw)) for b in basis}
+    listed = {e for ests in estimators.values() for e in ests}
+    for ests in estimators.values():
+        if not ests:
+            raise _fail(where, "estimators must list at least one estimator")
+        for e in ests:
+            if e not in _ESTIMATORS:
+                raise _fail(where, f"estimators must be among {', '.join(_ESTIMATORS)}; got {e!r}")
     options = group.get("estimator_options", {})
-    if not isinstance(options, dict) or any(k not in estimators or not isinstance(v, dict) for k, v in options.items()):
+    if not isinstance(options, dict) or any(k not in listed or not isinstance(v, dict) for k, v in options.items()):
         raise _fail(where, f"estimator_options must map listed estimators to tables of options; got {options!r}")
     return basis, estimators, options
 

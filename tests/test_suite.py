@@ -107,3 +107,28 @@ def test_bad_suite_file_through_cli_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "unknown generator 'zipf'" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_estimators_keyed_by_basis(tmp_path):
+    body = """
+    [[groups]]
+    name = "m"
+    source = "synthetic"
+    generator = "levy_matrix"
+    params = { mu = 1.5 }
+    shapes = [[64, 32]]
+    basis = ["spectrum", "entries"]
+    estimators = { spectrum = ["csn"], entries = ["hill", "moments"] }
+    """
+    suite = load_suite(_write(tmp_path, body))
+    assert suite.tasks[0].estimators == {"spectrum": ("csn",), "entries": ("hill", "moments")}
+    with pytest.raises(SuiteError, match="estimators has no list for basis 'entries'"):
+        load_suite(_write(tmp_path, body.replace(', entries = ["hill", "moments"]', ""), "b.toml"))
+    with pytest.raises(SuiteError, match=r"keyed by basis .* got key 'weights'"):
+        load_suite(
+            _write(
+                tmp_path,
+                body.replace("entries = [", "weights = [").replace('"spectrum", "entries"]', '"spectrum"]'),
+                "c.toml",
+            )
+        )
