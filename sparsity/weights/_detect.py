@@ -1,4 +1,8 @@
-"""Format detection from a file's first bytes (the extension is only a tie-breaker for error messages).
+"""Format detection from a file's first bytes.
+
+The extension only breaks ties: a ``.onnx`` file is parsed as ONNX whatever its first byte, and a file too
+short to identify is reported as truncated when its extension names a weight format.
+
 
 =================  ==========================================================================
 format             signature
@@ -9,7 +13,8 @@ format             signature
 ``torch``          zip holding ``data.pkl`` (torch.save >= 1.6), or a pickle (``\\x80`` + protocol)
                    whose first object is PyTorch's legacy magic number
 ``gguf``           ``GGUF``
-``onnx``           protobuf starting with field 1 (``ir_version``, tag byte ``0x08``) that parses as a model
+``onnx``           protobuf starting with field 1 (``ir_version``, tag byte ``0x08``), or any ``.onnx`` file,
+                   that parses as a model
 =================  ==========================================================================
 """
 
@@ -114,9 +119,9 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         raise UnknownFormatError(
             path, "a plain pickle, not a PyTorch checkpoint; pickles are not loaded (they run code)"
         )
-    if head[0] == 0x08:
-        return "onnx"
     suffix = os.path.splitext(path)[1].lower()
+    if head[0] == 0x08 or suffix == ".onnx":  # field 1 (ir_version) first, as every ONNX writer emits it
+        return "onnx"
     if len(head) < 16 and suffix in _KNOWN_SUFFIXES:
         raise CorruptWeightsError(path, f"truncated: {size} bytes is too short for a {suffix} file")
     raise UnknownFormatError(
