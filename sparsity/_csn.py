@@ -113,8 +113,11 @@ def _prune(
     scan: Callable[[np.ndarray, int], np.ndarray],
     *,
     k0: int = 16,
-    growth: int = 8,
-    n_seed: int = 4,
+    growth: int = 4,
+    n_seed: int = 64,
+    n_near: int = 8,
+    n_spread: int = 64,
+    exact_gain: float = 16.0,
 ) -> tuple[np.ndarray, int]:
     """Exact minimiser of D by grid lower bounds and exact upper bounds.
 
@@ -125,35 +128,45 @@ def _prune(
     lb = np.zeros(n_cand)
     exact = np.full(n_cand, np.nan)
     alive = np.arange(n_cand)
-    ustar = np.inf
     k = k0
-    n_exact = 0
+    # initial upper bound: exact D of candidates spread evenly over the range
+    spread = np.unique(np.linspace(0, n_cand - 1, min(n_cand, n_spread)).astype(np.int64))
+    exact[spread] = scan(spread, 0)
+    n_exact = spread.size
+    ustar = float(np.min(exact[spread]))
     while alive.size:
         d = scan(alive, k)
         lb[alive] = np.maximum(lb[alive], d)
         full = tail_size[alive] <= k + 1
         exact[alive[full]] = d[full]
-        pending = alive[~full]
-        # exact D of the most promising candidates: a valid upper bound of the minimum
+        pending = alive[~full & np.isnan(exact[alive])]
+        # exact D of the most promising candidates and of the neighbours of the best so far (D varies
+        # slowly with the candidate): valid upper bounds of the minimum
         if pending.size:
-            seed = pending[np.argsort(lb[pending], kind="stable")[:n_seed]]
-            exact[seed] = scan(seed, 0)
-            n_exact += seed.size
+            best = int(np.nanargmin(exact))
+            near = np.arange(max(best - n_near, 0), min(best + n_near + 1, n_cand))
+            seed = np.union1d(pending[np.argsort(lb[pending], kind="stable")[:n_seed]], near)
+            seed = seed[np.isnan(exact[seed])]
+            if seed.size:
+                exact[seed] = scan(seed, 0)
+                n_exact += seed.size
         done = exact[alive]
-        if np.any(~np.isnan(done)):
-            ustar = min(ustar, float(np.nanmin(done)))
+        known = ~np.isnan(done)
+        if known.any():
+            ustar = min(ustar, float(np.min(done[known])))
+            lb[alive[known]] = done[known]  # an exact D is its own best lower bound
         alive = alive[lb[alive] <= ustar + _PRUNE_MARGIN]
         todo = alive[np.isnan(exact[alive])]
         if todo.size == 0:
             break
         k_next = k * growth
         sizes = tail_size[todo]
-        # a finer grid costs todo * k_next; the exact (block-pruned) scan about sum(sizes) / 4
-        if todo.size <= n_seed or k_next >= int(sizes.max()) or 4 * todo.size * k_next >= int(sizes.sum()):
+        # a finer grid costs todo * k_next; the exact (block-pruned) scan about sum(sizes) / exact_gain
+        if todo.size <= n_seed or k_next >= int(sizes.max()) or exact_gain * todo.size * k_next >= int(sizes.sum()):
             # exact scans in order of increasing lower bound, pruning as the best D falls
             order = todo[np.argsort(lb[todo], kind="stable")]
-            for s in range(0, order.size, n_seed * 8):
-                batch = order[s : s + n_seed * 8]
+            for s in range(0, order.size, n_seed):
+                batch = order[s : s + n_seed]
                 batch = batch[lb[batch] <= ustar + _PRUNE_MARGIN]
                 if batch.size == 0:
                     break  # sorted by lower bound: every later one is pruned too
