@@ -304,3 +304,25 @@ def test_discrete_recovers_zipf_exponent():
         f = fit_tail(x, discrete=True, xmin=1.0)
         misses += not (f.alpha_ci[0] <= 1.5 <= f.alpha_ci[1])
     assert misses <= 4
+
+
+@pytest.mark.parametrize(("seed", "decimals"), [(40, None), (41, 1)])
+def test_pruned_equals_naive_on_larger_samples(seed, decimals):
+    """n = 5000 runs several refinement levels of the pruned scan (pure Pareto: many near-ties in D)."""
+    x = pareto(5000, 1.5, np.random.default_rng(seed))
+    if decimals is not None:
+        x = np.round(x, decimals)
+    x = np.sort(x)
+    a = csn_fit(x, scan="naive")
+    b = csn_fit(x, scan="pruned")
+    assert (b.xmin, b.n_tail, b.ks_distance, b.alpha) == (a.xmin, a.n_tail, a.ks_distance, a.alpha)
+
+
+def test_smallest_inputs():
+    x = np.arange(1.0, 11.0) ** 2  # exactly MIN_NONZERO values
+    f = fit_tail(x)
+    assert f.n == 10 and 3 <= f.n_tail <= 10
+    with pytest.raises(ValueError, match="3 distinct"):
+        fit_tail(np.r_[np.ones(8), 2.0, 2.0])
+    with pytest.raises(ValueError, match="min_tail"):
+        fit_tail(x, min_tail=11)

@@ -70,3 +70,19 @@ def test_fit_tail_on_cupy_input_matches_numpy():
     b = fit_tail(cp.asarray(x))
     assert (b.xmin, b.n_tail) == (a.xmin, a.n_tail)
     assert b.alpha == pytest.approx(a.alpha, rel=1e-12)
+
+
+@pytest.mark.parametrize(("seed", "ties"), [(5, False), (6, True)])
+def test_block_pruned_exact_equals_plain_exact(seed, ties):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.random(20_000) ** (-1 / 1.1))
+    if ties:
+        x = np.sort(np.round(x, 2))
+    first = _first_index(x)
+    cand = np.flatnonzero(first == np.arange(x.size))[:-2][::97]
+    L = np.log(x)
+    alpha, cn = _continuous_alphas(L, cand, x.size, None)
+    d_plain, j_plain = ks_scan_numpy(L, first, cand, alpha, cn, 0, blocks=False)
+    d_blocks, j_blocks = ks_scan_numpy(L, first, cand, alpha, cn, 0, blocks=True)
+    np.testing.assert_array_equal(d_blocks, d_plain)
+    np.testing.assert_array_equal(j_blocks, j_plain)
