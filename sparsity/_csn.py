@@ -207,13 +207,18 @@ def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, 
     if cidx.size == 0:
         raise ValueError("no candidate xmin gives a decreasing power-law tail below xmax")
     c, a, cnv = cand[cidx], alpha[cidx], cn[cidx]
+    Ld, firstd = L, first
+    if backend == "cupy":  # move the O(n) arrays to the device once; each scan then sends only candidates
+        import cupy as cp
+
+        Ld, firstd = cp.asarray(L), cp.asarray(first)
 
     def run(idx: np.ndarray, k: int) -> np.ndarray:
-        return ks_scan(L, first, c[idx], a[idx], cnv[idx], k, backend=backend)[0]
+        return ks_scan(Ld, firstd, c[idx], a[idx], cnv[idx], k, backend=backend)[0]
 
     if scan == "naive":
         # the O(n^2) reference: every point of every candidate, no pruning of any kind
-        d = ks_scan(L, first, c, a, cnv, 0, backend=backend, blocks=False)[0]
+        d = ks_scan(Ld, firstd, c, a, cnv, 0, backend=backend, blocks=False)[0]
         n_exact = c.size
     else:
         d, n_exact = _prune(c.size, (n - c).astype(np.int64), run)
