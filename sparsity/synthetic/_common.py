@@ -59,10 +59,6 @@ def resolve_backend(xp: Any, dtype: Any) -> tuple[Any, Any, np.dtype]:
         if hasattr(ns, cand) and dtype is getattr(ns, cand):
             name = cand
     if name is None:
-        for cand in _FLOAT_NAMES:
-            if hasattr(ns, cand) and dtype == getattr(ns, cand):
-                name = cand
-    if name is None:
         try:
             np_dt = np.dtype(dtype)
         except TypeError:

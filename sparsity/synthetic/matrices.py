@@ -332,6 +332,8 @@ def spiked_matrix(
     r = check_count(rank, "rank")
     if r > min(rows, cols):
         raise ValueError(f"rank must satisfy 1 <= rank <= min(n, m) = {min(rows, cols)}; got {rank!r}")
+    if isinstance(theta, np.ndarray) and theta.ndim == 0:
+        theta = theta.item()
     if isinstance(theta, (Sequence, np.ndarray)) and not isinstance(theta, str):
         thetas = [check_real(t, "theta", low=0.0) for t in theta]
         if len(thetas) != r:
