@@ -418,3 +418,19 @@ def test_spectrum_matrix_is_orthogonally_invariant(k):
     for values, target in [(w, 0.0), (w**2, np.sum(s**2) / (n * m))]:
         z = (values.mean(axis=0) - target) / (values.std(axis=0, ddof=1) / math.sqrt(reps))
         assert np.all(np.abs(z) <= Z_MAX), z
+
+
+def test_dtype_resolution_is_warning_free_and_accepts_0d_theta():
+    import warnings
+
+    import array_api_strict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = synthetic.gaussian(3, rng=0, xp=array_api_strict, dtype=np.float32)
+        assert out.dtype == array_api_strict.float32
+        with pytest.raises(TypeError, match="dtype"):
+            synthetic.gaussian(3, rng=0, dtype=array_api_strict.float32)  # a strict dtype for NumPy output
+    np.testing.assert_array_equal(
+        synthetic.spiked_matrix(5, 4, np.array(2.0), rng=1), synthetic.spiked_matrix(5, 4, 2.0, rng=1)
+    )
