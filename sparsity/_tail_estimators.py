@@ -25,6 +25,7 @@ estimate of the asymptotic MSE of Hill's estimator; the moments, Pickands and ra
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -199,8 +200,18 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
     q = np.quantile(x, p)
     lnu = math.log(q[1] / q[0])
     lo, hi = math.log(_STABLE_NU[-1]), math.log(_STABLE_NU[0])
-    clipped = not lo <= lnu <= hi
-    alpha = float(_ALPHA_OF_LOGNU(min(max(lnu, lo), hi)))
+    # nu below the Gaussian value is sampling noise at the alpha = 2 boundary of the stable family: alpha = 2.
+    # nu above the table (alpha < 0.4) is outside McCulloch's range: warn and clip.
+    clipped = lnu > hi
+    if clipped:
+        warnings.warn(
+            f"stable: quantile ratio nu = {math.exp(lnu):.4g} is above McCulloch's symmetric table "
+            f"(max {_STABLE_NU[0]:.4g}, alpha = 0.4); alpha is clipped to 0.4",
+            UserWarning,
+            stacklevel=4,
+        )
+    lc = min(max(lnu, lo), hi)
+    alpha = float(_ALPHA_OF_LOGNU(lc))
     h = min(0.05, 0.5 * n ** (-1.0 / 5.0))
     f = 2 * h / (np.quantile(x, p + h) - np.quantile(x, p - h))
     g = np.array([-1.0 / q[0], 1.0 / q[1]])  # gradient of log nu wrt (q_.5, q_.9)
@@ -208,8 +219,10 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
         n * np.outer(f, f)
     )
     se_lnu = math.sqrt(float(g @ cov @ g))
+    # slope d alpha / d log nu by a central difference inside the table (one-sided at its ends)
     eps = 1e-4
-    dadl = (float(_ALPHA_OF_LOGNU(min(lnu + eps, hi))) - float(_ALPHA_OF_LOGNU(max(lnu - eps, lo)))) / (2 * eps)
+    a_hi, a_lo = min(lc + eps, hi), max(lc - eps, lo)
+    dadl = (float(_ALPHA_OF_LOGNU(a_hi)) - float(_ALPHA_OF_LOGNU(a_lo))) / (a_hi - a_lo)
     return {
         "alpha": alpha,
         "xmin": math.nan,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -221,6 +222,13 @@ def _bootstrap_ci(
             vals.append(float(body(xb, ob)["alpha"]))
         except ValueError:
             failed += 1
+    if failed:
+        warnings.warn(
+            f"bootstrap CI: the {method!r} fit failed on {failed} of {o.n_boot} resamples (e.g. too few distinct "
+            "values); the interval uses the others",
+            UserWarning,
+            stacklevel=3,
+        )
     arr = np.asarray(vals)
     arr = arr[np.isfinite(arr)]
     if arr.size < 2:

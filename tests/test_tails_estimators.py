@@ -137,3 +137,10 @@ def test_bad_k_and_options():
         fit_tail(x, "hill", ci="exact")
     with pytest.raises(ValueError, match="pickands needs"):
         fit_tail(np.r_[np.ones(60), np.arange(2.0, 42.0)], "pickands", k=25)
+
+
+def test_stable_outside_table_warns_and_clips():
+    x = np.random.default_rng(0).standard_normal(2000) ** 9  # nu = (q.9 / q.5)**9 ~ 3e3, above the table (115)
+    with pytest.warns(UserWarning, match="above McCulloch"):
+        f = fit_tail(x, "stable")
+    assert f.details["clipped_to_table"] and f.alpha == pytest.approx(0.4)
