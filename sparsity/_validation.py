@@ -50,7 +50,20 @@ def _numpy_input(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def flat_magnitudes(x: Any, name: str = "x", *, allow_empty: bool = False) -> tuple[Any, Any]:
+def raise_if_nonfinite(a: Any, xp: Any, name: str = "x") -> None:
+    """Raise ``ValueError`` counting the NaN and infinite entries of ``a``, if it has any."""
+    if not bool(xp.all(xp.isfinite(a))):
+        bad = int(xp.sum(xp.astype(~xp.isfinite(a), xp.int64)))
+        n_nan = int(xp.sum(xp.astype(xp.isnan(a), xp.int64)))
+        raise ValueError(
+            f"{name} must contain only finite values; got {n_nan} NaN and {bad - n_nan} infinite "
+            f"value(s) among {a.shape[0]}"
+        )
+
+
+def flat_magnitudes(
+    x: Any, name: str = "x", *, allow_empty: bool = False, check_finite: bool = True
+) -> tuple[Any, Any]:
     """Validate ``x`` and return ``(|x| flattened, xp)``.
 
     Floating inputs keep their dtype (so the sort runs in the input precision); integer and boolean inputs
@@ -64,6 +77,9 @@ def flat_magnitudes(x: Any, name: str = "x", *, allow_empty: bool = False) -> tu
         Parameter name used in error messages.
     allow_empty : bool
         Whether a zero-size input is accepted.
+    check_finite : bool
+        Check for NaN/inf here. A caller that sorts the magnitudes anyway may pass False and check only the
+        largest one afterwards (NumPy sorts NaN last), then call :func:`raise_if_nonfinite`.
 
     Returns
     -------
@@ -87,12 +103,8 @@ def flat_magnitudes(x: Any, name: str = "x", *, allow_empty: bool = False) -> tu
     if xp.isdtype(a.dtype, "real floating"):
         if a.dtype == getattr(xp, "float16", None):
             a = xp.astype(a, xp.float32)
-        if not bool(xp.all(xp.isfinite(a))):
-            bad = int(xp.sum(xp.astype(~xp.isfinite(a), xp.int64)))
-            n_nan = int(xp.sum(xp.astype(xp.isnan(a), xp.int64)))
-            raise ValueError(
-                f"{name} must contain only finite values; got {n_nan} NaN and {bad - n_nan} infinite value(s) among {n}"
-            )
+        if check_finite:
+            raise_if_nonfinite(a, xp, name)
         return xp.abs(a), xp
     return xp.abs(xp.astype(a, xp.float64)), xp
 

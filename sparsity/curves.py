@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sparsity._array_api import to_numpy
-from sparsity._validation import check_k, check_p, check_positive_float, flat_magnitudes
+from sparsity._validation import check_k, check_p, check_positive_float, flat_magnitudes, raise_if_nonfinite
 
 __all__ = [
     "DecayFit",
@@ -75,9 +75,15 @@ def _power_scale(m: float, p: float, dtype: Any) -> float | None:
 
 
 def _curve_numpy(a: np.ndarray, p: float) -> np.ndarray:
-    """Full curve for a NumPy magnitude array (modified in place): one sort, one fused blocked pass."""
+    """Full curve for a NumPy magnitude array (sorted in place): one sort, one fused blocked pass.
+
+    Finiteness is checked after the sort on the largest value alone (NumPy sorts NaN last), which saves a
+    full pass over the data.
+    """
     a.sort()
     n = a.shape[0]
+    if n and not math.isfinite(float(a[-1])):
+        raise_if_nonfinite(a, np)
     out = np.empty(n + 1, dtype=np.float64)
     out[0] = 0.0
     m = float(a[-1]) if n else 0.0
@@ -196,7 +202,8 @@ def best_k_error(x: Any, k: Any = None, *, p: float = 2.0, relative: bool = Fals
     0.6
     """
     p = check_p(p)
-    a, xp = flat_magnitudes(x)
+    full_numpy = k is None and isinstance(x, np.ndarray)
+    a, xp = flat_magnitudes(x, check_finite=not full_numpy)
     n = a.shape[0]
     numpy_in = isinstance(a, np.ndarray)
     if k is None:
