@@ -671,6 +671,20 @@ def test_directory_of_mixed_files_prefixes_names(tmp_path):
     assert reader.format == "npy+npz"
 
 
+def test_directory_skips_an_unreadable_file_but_not_all(tmp_path):
+    np.savez(tmp_path / "model.npz", w=_normal(3, 3))
+    marker = tmp_path / "pwned"
+    write_torch_zip(tmp_path / "training_args.bin", pickle.dumps({"a": _Evil(marker)}, protocol=2), {})
+    with pytest.warns(WeightsWarning, match=r"training_args.bin"):
+        reader = load_weights(tmp_path, engine="builtin")
+    assert reader.names == ["model.npz:w"]
+    assert [s.name for s in reader.skipped] == ["training_args.bin"]
+    assert "allow-list" in reader.skipped[0].reason and not marker.exists()
+    (tmp_path / "model.npz").unlink()
+    with pytest.raises(UnsafePickleError, match=r"training_args.bin"):
+        load_weights(tmp_path, engine="builtin")
+
+
 def test_error_message_names_file_and_tensor(tmp_path):
     err = CorruptWeightsError(tmp_path / "x.bin", "truncated", "layer.0.weight")
     assert str(err) == f"{tmp_path / 'x.bin'} [tensor 'layer.0.weight']: truncated"

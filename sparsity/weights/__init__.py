@@ -87,23 +87,35 @@ def _file_entries(path: str, fmt: Format, engine: Engine) -> Iterator[TensorRef]
     return readers[fmt]()
 
 
-def _directory_entries(path: str, engine: Engine) -> tuple[str, list[TensorRef]]:
+def _directory_entries(path: str, engine: Engine) -> tuple[str, list[TensorRef], list[SkippedTensor]]:
+    """Tensors of a directory: its shard index, or every weight file in it.
+
+    A file that cannot be read (a ``training_args.bin`` pickle next to the weights, say) is recorded as a
+    skipped entry and the others are read; only when no file can be read is the first error raised.
+    """
     root = Path(path)
     indexes = sorted(root.glob("*" + INDEX_SUFFIX))
     if indexes:
         refs = [ref for index in indexes for ref in sharded_entries(str(index))]
-        return "safetensors-sharded", refs
+        return "safetensors-sharded", refs, []
     files = sorted(p for p in root.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
     if not files:
         raise WeightsNotFoundError(path, f"directory holds no weight file (looked for {', '.join(WEIGHT_SUFFIXES)})")
-    refs, formats = [], set()
+    refs, formats, bad, errors = [], set(), [], []
     for file in files:
-        fmt = detect_format(file)
-        formats.add(fmt)
         prefix = f"{file.name}:" if len(files) > 1 else ""
-        for ref in _file_entries(str(file), fmt, engine):
-            refs.append(TensorRef(prefix + ref.name, ref.shape, ref.dtype, ref.floating, ref.load, ref.unsupported))
-    return "+".join(sorted(formats)), refs
+        try:
+            fmt = detect_format(file)
+            found = list(_file_entries(str(file), fmt, engine))
+        except WeightsError as exc:
+            errors.append(exc)
+            bad.append(SkippedTensor(file.name, (), "file", str(exc)))
+            continue
+        formats.add(fmt)
+        refs += [TensorRef(prefix + r.name, r.shape, r.dtype, r.floating, r.load, r.unsupported) for r in found]
+    if not formats:
+        raise errors[0]
+    return "+".join(sorted(formats)), refs, bad
 
 
 class WeightsReader(Iterator[tuple[str, np.ndarray]]):
@@ -174,7 +186,8 @@ def load_weights(
     path : str or os.PathLike
         A weight file (format detected from content), or a directory: its ``*.safetensors.index.json`` shard
         index if it has one, otherwise every file in it ending in one of ``WEIGHT_SUFFIXES`` (names are then
-        prefixed ``"<file name>:"`` when there are several files).
+        prefixed ``"<file name>:"`` when there are several files; a file that cannot be read is skipped with
+        a warning and listed in ``reader.skipped``, unless no file can be read).
     select : {"matrices", "all"}, TensorFilter, callable or None
         Which tensors to yield. ``"matrices"`` (default) is ``TensorFilter()``: 2-D matrices and conv kernels,
         floating, skipping biases, norms and position ids. ``"all"`` or None yields every tensor. A callable
@@ -224,22 +237,24 @@ def load_weights(
     if not os.path.exists(path):
         raise WeightsNotFoundError(path, "no such file or directory")
     if os.path.isdir(path):
-        fmt, refs = _directory_entries(path, engine)
+        fmt, refs, bad_files = _directory_entries(path, engine)
     else:
-        fmt = detect_format(path)
+        fmt, bad_files = detect_format(path), []
         refs = list(_file_entries(path, fmt, engine))
+    for bad in bad_files:
+        warnings.warn(f"skipping unreadable file: {bad.reason}", WeightsWarning, stacklevel=2)
     selected = [ref for ref in refs if keep(ref.name, ref.shape, ref.dtype, ref.floating)]
-    skipped = [SkippedTensor(r.name, r.shape, r.dtype, r.unsupported) for r in selected if r.unsupported]
-    if skipped:
-        listed = ", ".join(f"{s.name} ({s.dtype})" for s in skipped[:5])
+    undecodable = [SkippedTensor(r.name, r.shape, r.dtype, r.unsupported) for r in selected if r.unsupported]
+    if undecodable:
+        listed = ", ".join(f"{s.name} ({s.dtype})" for s in undecodable[:5])
         warnings.warn(
-            f"{path}: skipping {len(skipped)} tensor(s) that cannot be decoded: {listed}"
-            + (" ..." if len(skipped) > 5 else ""),
+            f"{path}: skipping {len(undecodable)} tensor(s) that cannot be decoded: {listed}"
+            + (" ..." if len(undecodable) > 5 else ""),
             WeightsWarning,
             stacklevel=2,
         )
     usable = [ref for ref in selected if not ref.unsupported]
-    return WeightsReader(path, fmt, usable, skipped, errors)
+    return WeightsReader(path, fmt, usable, bad_files + undecodable, errors)
 
 
 assert set(FORMATS) == {"safetensors", "npy", "npz", "torch", "torch-legacy", "gguf", "onnx"}
