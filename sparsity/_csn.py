@@ -114,9 +114,9 @@ def _prune(
     *,
     k0: int = 16,
     growth: int = 4,
-    n_seed: int = 64,
+    n_seed: int | None = None,
     n_near: int = 8,
-    n_spread: int = 64,
+    n_spread: int | None = None,
     exact_gain: float = 16.0,
 ) -> tuple[np.ndarray, int]:
     """Exact minimiser of D by grid lower bounds and exact upper bounds.
@@ -125,6 +125,10 @@ def _prune(
     A grid with ``k >= tail_size - 1`` is exact. Returns the exact D of every candidate that could be the
     minimiser (NaN for pruned ones) and the number of exact evaluations.
     """
+    # exact scans seeding the upper bound: a few dozen for large problems, fewer for small ones
+    auto = int(min(64, max(8, n_cand // 200)))
+    n_seed = auto if n_seed is None else n_seed
+    n_spread = auto if n_spread is None else n_spread
     lb = np.zeros(n_cand)
     exact = np.full(n_cand, np.nan)
     alive = np.arange(n_cand)
