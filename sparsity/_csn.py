@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from sparsity.kernels.ks_scan import ks_scan
+from sparsity.kernels.ks_scan import ks_scan, ks_window_numpy
 
 __all__ = ["CsnResult", "csn_fit", "csn_method"]
 
@@ -110,8 +110,9 @@ def _truncated_alpha(tbar: np.ndarray, logr: np.ndarray) -> np.ndarray:
 def _prune(
     n_cand: int,
     tail_size: np.ndarray,
-    scan: Callable[[np.ndarray, int], np.ndarray],
+    scan: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray | None]],
     *,
+    local: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
     k0: int = 16,
     growth: int = 4,
     n_seed: int | None = None,
@@ -121,9 +122,11 @@ def _prune(
 ) -> tuple[np.ndarray, int]:
     """Exact minimiser of D by grid lower bounds and exact upper bounds.
 
-    ``scan(idx, k)`` returns the deviation of candidates ``idx`` on a ``k``-point grid (``k == 0``: exact).
-    A grid with ``k >= tail_size - 1`` is exact. Returns the exact D of every candidate that could be the
-    minimiser (NaN for pruned ones) and the number of exact evaluations.
+    ``scan(idx, k)`` returns the deviation of candidates ``idx`` on a ``k``-point grid (``k == 0``: exact)
+    and where it is attained (or None). A grid with ``k >= tail_size - 1`` is exact. ``local(idx, centers,
+    k)``, if given, returns the deviation on a window around ``centers`` (a sharper lower bound). Returns the
+    exact D of every candidate that could be the minimiser (NaN for pruned ones) and the number of exact
+    evaluations.
     """
     # exact scans seeding the upper bound: a few dozen for large problems, fewer for small ones
     auto = int(min(64, max(8, n_cand // 200)))
@@ -135,14 +138,20 @@ def _prune(
     k = k0
     # initial upper bound: exact D of candidates spread evenly over the range
     spread = np.unique(np.linspace(0, n_cand - 1, min(n_cand, n_spread)).astype(np.int64))
-    exact[spread] = scan(spread, 0)
+    exact[spread] = scan(spread, 0)[0]
     n_exact = spread.size
     ustar = float(np.min(exact[spread]))
     while alive.size:
-        d = scan(alive, k)
+        d, where = scan(alive, k)
         lb[alive] = np.maximum(lb[alive], d)
         full = tail_size[alive] <= k + 1
         exact[alive[full]] = d[full]
+        if local is not None and where is not None:
+            # sharpen the bound of the undecided candidates around their grid maximiser
+            sel = ~full & (lb[alive] <= ustar + _PRUNE_MARGIN)
+            if sel.any():
+                idx = alive[sel]
+                lb[idx] = np.maximum(lb[idx], local(idx, where[sel], k))
         pending = alive[~full & np.isnan(exact[alive])]
         # exact D of the most promising candidates and of the neighbours of the best so far (D varies
         # slowly with the candidate): valid upper bounds of the minimum
@@ -152,7 +161,7 @@ def _prune(
             seed = np.union1d(pending[np.argsort(lb[pending], kind="stable")[:n_seed]], near)
             seed = seed[np.isnan(exact[seed])]
             if seed.size:
-                exact[seed] = scan(seed, 0)
+                exact[seed] = scan(seed, 0)[0]
                 n_exact += seed.size
         done = exact[alive]
         known = ~np.isnan(done)
@@ -174,7 +183,7 @@ def _prune(
                 batch = batch[lb[batch] <= ustar + _PRUNE_MARGIN]
                 if batch.size == 0:
                     break  # sorted by lower bound: every later one is pruned too
-                exact[batch] = scan(batch, 0)
+                exact[batch] = scan(batch, 0)[0]
                 n_exact += batch.size
                 ustar = min(ustar, float(np.min(exact[batch])))
             alive = alive[lb[alive] <= ustar + _PRUNE_MARGIN]
@@ -217,15 +226,20 @@ def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, 
 
         Ld, firstd = cp.asarray(L), cp.asarray(first)
 
-    def run(idx: np.ndarray, k: int) -> np.ndarray:
-        return ks_scan(Ld, firstd, c[idx], a[idx], cnv[idx], k, backend=backend)[0]
+    def run(idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return ks_scan(Ld, firstd, c[idx], a[idx], cnv[idx], k, backend=backend)
+
+    def window(idx: np.ndarray, centers: np.ndarray, k: int) -> np.ndarray:
+        return ks_window_numpy(L, first, c[idx], a[idx], cnv[idx], centers, k)
 
     if scan == "naive":
         # the O(n^2) reference: every point of every candidate, no pruning of any kind
         d = ks_scan(Ld, firstd, c, a, cnv, 0, backend=backend, blocks=False)[0]
         n_exact = c.size
     else:
-        d, n_exact = _prune(c.size, (n - c).astype(np.int64), run)
+        # windows sharpen the NumPy bounds; on the GPU the finer grids are cheap enough without them
+        local = window if backend == "numpy" else None
+        d, n_exact = _prune(c.size, (n - c).astype(np.int64), run, local=local)
     best = int(np.nanargmin(d))
     i = int(c[best])
     tail = x[i:]
@@ -309,7 +323,7 @@ def _discrete(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str) ->
         d = run(np.arange(cand.size), 0)
         n_exact = cand.size
     else:
-        d, n_exact = _prune(cand.size, tail_u, run)
+        d, n_exact = _prune(cand.size, tail_u, lambda idx, k: (run(idx, k), None))
     best = int(np.nanargmin(d))
     i = int(cand[best])
     return CsnResult(float(ad[best]) - 1.0, float(x[i]), n - i, float(d[best]), int(cand.size), int(n_exact))

@@ -86,3 +86,15 @@ def test_block_pruned_exact_equals_plain_exact(seed, ties):
     d_blocks, j_blocks = ks_scan_numpy(L, first, cand, alpha, cn, 0, blocks=True)
     np.testing.assert_array_equal(d_blocks, d_plain)
     np.testing.assert_array_equal(j_blocks, j_plain)
+
+
+def test_window_bound_is_a_lower_bound():
+    from sparsity.kernels.ks_scan import ks_window_numpy
+
+    _x, L, first, cand, alpha, cn = _setup(7, True)
+    exact, _ = ks_scan_numpy(L, first, cand, alpha, cn, 0)
+    grid, where = ks_scan_numpy(L, first, cand, alpha, cn, 8)
+    win = ks_window_numpy(L, first, cand, alpha, cn, where, 8)
+    assert np.all(win <= exact)
+    # the window contains the grid maximiser itself, so it is at least the grid bound
+    assert np.all(win >= grid)
