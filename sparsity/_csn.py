@@ -13,11 +13,13 @@ For a candidate ``xmin`` (a distinct sample value) with tail ``x_i >= xmin`` of 
   (the left-continuous empirical CDF of Clauset's ``plfit`` and of ``powerlaw``).
 
 ``xmin`` minimises ``D`` over every distinct value except the two largest (``powerlaw``'s candidate set),
-ties going to the smallest ``xmin``. The scan is exact. The pruned scan evaluates each candidate's
-deviation on a candidate-relative grid (a lower bound of its ``D``), compares it with the exact ``D`` of the
-most promising candidates (an upper bound of the minimum), discards candidates whose lower bound is larger,
-refines the grid and repeats; the few survivors are evaluated exactly. It returns the same ``xmin`` as the
-naive O(n^2) scan.
+ties going to the smallest ``xmin``. The scan is exact. The pruned scan keeps, for every candidate, a lower
+bound of its ``D`` (the largest deviation on a candidate-relative grid, sharpened on a window around the
+grid's maximiser) and an upper bound of the minimum (the exact ``D`` of a few promising candidates: spread
+over the range, lowest bounds, neighbours of the best). Candidates whose lower bound exceeds the upper bound
+are discarded, the grid is refined (x4) and the process repeats; the few survivors are evaluated exactly
+(the exact evaluation itself skips blocks of the tail whose monotone bound is below the running maximum).
+It returns the same ``xmin`` and ``D`` as the naive O(n^2) scan (tested on many samples, with ties).
 """
 
 from __future__ import annotations
