@@ -139,6 +139,11 @@ def moments(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generat
     ld = _log_desc(x)
     t = ld[:k] - ld[k]
     m1, m2 = float(np.mean(t)), float(np.mean(t * t))
+    if m2 <= 0 or m1 * m1 >= m2:
+        raise ValueError(
+            f"moments needs top-k log-spacings with positive variance; with k={k} they are constant "
+            f"(M1={m1!r}, M2={m2!r}): choose another k"
+        )
     gamma = m1 + 1.0 - 0.5 / (1.0 - m1 * m1 / m2)
     return _result(x, k, gamma, math.sqrt((1.0 + gamma * gamma) / k), chosen)
 
