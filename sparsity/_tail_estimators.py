@@ -17,6 +17,8 @@ Notation: ``X_(1) >= X_(2) >= ... >= X_(n)`` (descending order statistics),
 - Stable: McCulloch (1986) quantile ratio ``nu = (x_.95 - x_.05) / (x_.75 - x_.25)`` of a symmetric sample, here
   from the magnitudes, ``nu = q_.9(|X|) / q_.5(|X|)``, inverted through the symmetric-stable table.
 
+``alpha`` is NaN when the estimated ``gamma`` is <= 0 (moments, Pickands: no heavy tail at that ``k``).
+
 Default ``k``: the Danielsson, de Haan, Peng & de Vries (2001) double bootstrap, which minimises the bootstrap
 estimate of the asymptotic MSE of Hill's estimator; the moments, Pickands and rank-size methods use the same
 ``k`` (Pickands capped at ``n // 4``).
@@ -130,6 +132,8 @@ def hill(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator)
     k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
     ld = _log_desc(x)
     gamma = float(np.mean(ld[:k]) - ld[k])
+    if gamma <= 0:
+        raise ValueError(f"hill needs distinct values among the top k+1; with k={k} they are all equal")
     return _result(x, k, gamma, gamma / math.sqrt(k), chosen)
 
 

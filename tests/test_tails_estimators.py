@@ -135,6 +135,8 @@ def test_bad_k_and_options():
         fit_tail(x, "hill", xmin=2.0)
     with pytest.raises(ValueError, match="ci must be"):
         fit_tail(x, "hill", ci="exact")
+    with pytest.raises(ValueError, match="hill needs"):
+        fit_tail(np.r_[np.arange(1.0, 40.0), np.full(5, 50.0)], "hill", k=4)
     with pytest.raises(ValueError, match="moments needs"):
         fit_tail(np.r_[np.arange(1.0, 40.0), np.full(5, 50.0)], "moments", k=4)
     with pytest.raises(ValueError, match="pickands needs"):
