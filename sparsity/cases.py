@@ -189,26 +189,60 @@ def _measure_basis(values: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
     return out, _curve_points(rel), time.perf_counter() - t0
 
 
-def _fit_row(
-    values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any], rng: np.random.Generator
-) -> dict:
-    from sparsity.curves import predicted_decay_exponent
+def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng: Any, big: int) -> dict[str, float]:
+    """Survival tail index of the basis values with its CI, xmin, tail size and KS distance.
+
+    Spectrum rows with the ``csn`` estimator use the WeightWatcher-compatible ESD fit of
+    :func:`sparsity.fit_esd` on the eigenvalues ``s**2`` (so ``alpha_ww`` here equals the one of
+    :func:`sparsity.analyze_matrix`); the singular values' tail index is ``2 (alpha_ww - 1)``, and the MLE and
+    the KS distance are invariant under ``s -> s**2``, so ``xmin`` is reported in singular-value units.
+    """
+    if basis == "spectrum" and estimator == "csn" and not options:
+        from sparsity._esd_fit import esd_fit_body
+
+        lam = to_numpy(values).astype(np.float64) ** 2
+        fit = esd_fit_body(lam, big)
+        ci = fit.tail.alpha_ci
+        return {
+            "alpha": fit.sv_tail_index,
+            "lo": 2.0 * ci[0],
+            "hi": 2.0 * ci[1],
+            "xmin": math.sqrt(fit.xmin),
+            "n_tail": fit.num_pl_spikes,
+            "ks": fit.D,
+        }
     from sparsity.tails import fit_tail
 
-    t0 = time.perf_counter()
     fit = fit_tail(values, method=estimator, **{"rng": rng, **options})
-    t_fit = time.perf_counter() - t0
-    alpha = float(fit.alpha)
     lo, hi = (float(v) for v in fit.alpha_ci) if fit.alpha_ci is not None else (math.nan, math.nan)
+    return {
+        "alpha": float(fit.alpha),
+        "lo": lo,
+        "hi": hi,
+        "xmin": _nan_if_none(fit.xmin),
+        "n_tail": int(fit.n_tail),
+        "ks": _nan_if_none(fit.ks_distance),
+    }
+
+
+def _fit_row(
+    values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any], rng: Any, big: int
+) -> dict:
+    from sparsity.curves import predicted_decay_exponent
+
+    t0 = time.perf_counter()
+    tail = _tail(values, basis, estimator, options, rng, big)
+    t_fit = time.perf_counter() - t0
+    alpha, lo, hi = tail["alpha"], tail["lo"], tail["hi"]
     pred = predicted_decay_exponent(alpha) if alpha > 0 and math.isfinite(alpha) else math.nan
     row = {
         "alpha_hat": alpha,
         "alpha_ci_low": lo,
         "alpha_ci_high": hi,
         "alpha_ww": 1.0 + alpha / 2.0 if basis == "spectrum" else math.nan,
-        "xmin": _nan_if_none(fit.xmin),
-        "n_tail": int(fit.n_tail),
-        "ks_distance": _nan_if_none(fit.ks_distance),
+        "xmin": tail["xmin"],
+        "n_tail": tail["n_tail"],
+        "ks_distance": tail["ks"],
         "predicted_decay": pred,
         "compressible": bool(alpha < 2.0),
         "t_fit_s": t_fit,
@@ -298,7 +332,8 @@ def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, 
         # Bootstrap estimators draw from a stream derived from the task seed and the case id.
         fit_rng = np.random.default_rng(np.random.SeedSequence([*seed, zlib.crc32(row["case_id"].encode())]))
         try:
-            row.update(_fit_row(values, basis, est, task.estimator_options.get(est, {}), measured, fit_rng))
+            options = task.estimator_options.get(est, {})
+            row.update(_fit_row(values, basis, est, options, measured, fit_rng, max(shape)))
         except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError) as exc:
             records.append(_error(row, exc))
             continue

@@ -226,6 +226,10 @@ def test_spectrum_and_weight_file_cases(tmp_path):
     assert list(good["tensor"]) == ["layer.weight", "layer.weight"]  # bias skipped by the tensor filter
     spec = good[good["basis"] == "spectrum"].iloc[0]
     assert spec["n"] == 200 and spec["alpha_ww"] == pytest.approx(1 + spec["alpha_hat"] / 2)
+    # The harness's spectrum fit is the one of analyze_matrix (WeightWatcher-compatible ESD fit).
+    layer = sp.analyze_matrix(w)
+    assert spec["alpha_ww"] == pytest.approx(layer["alpha_ww"], rel=1e-9)
+    assert spec["n_tail"] == layer["num_pl_spikes"]
     bad = df[df["group"] == "bad"]
     assert (bad["status"] == "error").all() and bad["error"].str.contains("broken.safetensors").all()
     assert (tmp_path / "o" / "figures" / "esd.png").stat().st_size > 5000
