@@ -200,12 +200,12 @@ def test_spectrum_and_weight_file_cases(tmp_path):
     pytest.importorskip("safetensors")
     from safetensors.numpy import save_file
 
+    import sparsity as sp
+
     rng = np.random.default_rng(0)
     weights = tmp_path / "model.safetensors"
-    save_file(
-        {"layer.weight": rng.standard_t(2.0, (300, 200)).astype(np.float32), "layer.bias": np.zeros(300, np.float32)},
-        str(weights),
-    )
+    w = rng.standard_t(2.0, (300, 200)).astype(np.float32)
+    save_file({"layer.weight": w, "layer.bias": np.zeros(300, np.float32)}, str(weights))
     corrupt = tmp_path / "broken.safetensors"
     corrupt.write_bytes(weights.read_bytes()[:1000])
     body = f"""
