@@ -175,9 +175,25 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     return top, float(xp.sum(r * r)) * scale * scale, n
 
 
+_PARTITION_FACTOR = 4
+"""The partial sort keeps ``4 * entry_top`` magnitudes: room for one 4x widening of the xmin window."""
+
+
+def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
+    """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened (up to ``top.size``)
+    while the chosen tail holds more than half of the window. Returns the fit and the final window."""
+    from sparsity.tails import fit_tail
+
+    while True:
+        window = top[:K]
+        tf = fit_tail(window[window > 0])
+        if tf.n_tail <= K // 2 or K >= top.size:
+            return tf, K
+        K = min(top.size, 4 * K)
+
+
 def _entry_columns(W: Any, entry_top: int | None, *, xp: Any) -> tuple[dict[str, Any], list[str]]:
     from sparsity.curves import default_decay_window, predicted_decay_exponent
-    from sparsity.tails import fit_tail
 
     row: dict[str, Any] = dict.fromkeys(_ENTRY_KEYS, _NAN)
     reasons: list[str] = []
@@ -186,7 +202,7 @@ def _entry_columns(W: Any, entry_top: int | None, *, xp: Any) -> tuple[dict[str,
         return row, [f"{n} entries: too few for entry metrics"]
     lo, hi = default_decay_window(n)
     K = n if entry_top is None else min(n, max(entry_top, hi + 1))
-    top, rest_ss, n = _top_magnitudes(W, K, xp=xp)
+    top, rest_ss, n = _top_magnitudes(W, min(n, _PARTITION_FACTOR * K), xp=xp)
     scale = float(top[0]) if top[0] > 0 else 1.0
     t2 = (top / scale) ** 2
     suffix = np.concatenate((np.cumsum(t2[::-1])[::-1], [0.0]))  # suffix[k] = sum_{j >= k} top_j^2
@@ -201,10 +217,15 @@ def _entry_columns(W: Any, entry_top: int | None, *, xp: Any) -> tuple[dict[str,
     else:
         row.update(entry_measured_decay=exponent, entry_decay_r2=r2)
     try:
-        tf = fit_tail(top[top > 0])
+        tf, window = _entry_tail_fit(top, K)
     except ValueError as exc:
         reasons.append(f"entry tail fit failed: {exc}")
     else:
+        if window < n and tf.n_tail > window // 2:
+            reasons.append(
+                f"entry tail: the fitted tail ({tf.n_tail}) fills the scanned xmin window ({window} largest of {n}); "
+                "a larger entry_top may choose a lower xmin"
+            )
         row.update(
             entry_alpha=tf.alpha,
             entry_xmin=tf.xmin,
@@ -255,7 +276,7 @@ def analyze_matrix(
     conv: Conv = "slices",
     min_evals: int = 10,
     entries: bool = True,
-    entry_top: int | None = 20_000,
+    entry_top: int | None = 4096,
 ) -> dict[str, Any]:
     """Spectral and entry-level compressibility metrics of one weight tensor.
 
@@ -276,9 +297,11 @@ def analyze_matrix(
     entries : bool
         Compute the entry-level columns (a partial sort of ``|W|``; the most expensive part for big tensors).
     entry_top : int or None
-        The entry tail fit scans ``xmin`` over the ``entry_top`` largest magnitudes only (the MLE and KS
-        distance of a candidate depend only on the values above it, so this restricts the candidate set and
-        changes nothing else); ``None`` scans all of them (exact CSN, slow beyond ~1e5 entries).
+        The entry tail fit scans ``xmin`` over the ``entry_top`` largest magnitudes (the MLE and KS distance of
+        a candidate depend only on the values above it, so this restricts the candidate set and changes
+        nothing else), widening the window 4x, once, if the chosen tail holds more than half of
+        it (a tail that still fills the window is noted in ``reason``). ``None`` scans all magnitudes (exact
+        CSN over every candidate; slow beyond ~1e5 entries).
 
     Returns
     -------
@@ -304,7 +327,7 @@ def analyze_weights(
     conv: Conv = "slices",
     min_evals: int = 10,
     entries: bool = True,
-    entry_top: int | None = 20_000,
+    entry_top: int | None = 4096,
     errors: Literal["row", "raise"] = "row",
 ) -> Any:
     """Analyse every tensor of a model: one pandas row per tensor with at least 2 dimensions.
