@@ -203,12 +203,17 @@ def fit_esd(W: Any, *, xmin: float | None = None, evals: bool = False) -> EsdFit
     if evals:
         lam = host_float64(W).ravel()
         big = lam.size
+        if big == 0:
+            raise ValueError("W (eigenvalues, evals=True) must not be empty; got 0 values")
     else:
         Wv, xp = as_matrix(W, "W", max_ndim=3)
         lam = host_float64(eigenvalues_gram(Wv, xp=xp)).ravel()
         big = max(int(Wv.shape[-2]), int(Wv.shape[-1]))
-    if not np.all(np.isfinite(lam)) or (lam < 0).any():
-        raise ValueError("W (eigenvalues) must be finite and >= 0")
+    bad = ~np.isfinite(lam) | (lam < 0)
+    if bad.any():
+        raise ValueError(
+            f"W (eigenvalues) must be finite and >= 0; got {int(bad.sum())} bad value(s), e.g. {lam[bad][0]!r}"
+        )
     return esd_fit_body(lam, big, xmin=xmin)
 
 

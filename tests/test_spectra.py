@@ -184,6 +184,10 @@ def test_fit_esd_matches_fit_tail_on_eigenvalues():
     assert fit.num_pl_spikes == tf.n_tail == int(np.count_nonzero(lam >= fit.xmin * (1 - 1e-12)))
     same = sp.fit_esd(lam, evals=True)
     assert same.alpha_ww == pytest.approx(fit.alpha_ww, rel=1e-9)
+    with pytest.raises(ValueError, match=r"must be finite and >= 0; got 1 bad value\(s\), e.g. -1.0"):
+        sp.fit_esd(np.append(lam, -1.0), evals=True)
+    with pytest.raises(ValueError, match="must not be empty"):
+        sp.fit_esd(np.array([]), evals=True)
 
 
 # ---------------------------------------------------------------------------------------------- truncation
