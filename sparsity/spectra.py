@@ -212,7 +212,7 @@ def fit_esd(W: Any, *, xmin: float | None = None, evals: bool = False) -> EsdFit
     bad = ~np.isfinite(lam) | (lam < 0)
     if bad.any():
         raise ValueError(
-            f"W (eigenvalues) must be finite and >= 0; got {int(bad.sum())} bad value(s), e.g. {lam[bad][0]!r}"
+            f"W (eigenvalues) must be finite and >= 0; got {int(bad.sum())} bad value(s), e.g. {float(lam[bad][0])!r}"
         )
     return esd_fit_body(lam, big, xmin=xmin)
 
