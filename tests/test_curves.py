@@ -318,3 +318,12 @@ def test_relative_error_goes_to_zero_below_two():
         ]
         rels.append(np.median(vals))
     assert rels[1] < rels[0] / 3
+
+
+@pytest.mark.parametrize("p", [0.5, 2.0, 3.0])
+def test_subnormal_magnitudes(p):
+    x = np.array([2.2e-313, 1e-320, 0.0])
+    e = sp.best_k_error(x, p=p)
+    assert np.all(np.isfinite(e)) and e[0] > 0
+    m = 2.2e-313  # reference by exact rescaling (the plain powers underflow to 0); subnormals hold ~10 digits
+    np.testing.assert_allclose(e[0], m * np.sum((x / m) ** p) ** (1 / p), rtol=1e-9)
