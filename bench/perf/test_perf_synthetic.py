@@ -9,6 +9,9 @@ Rounds are interleaved (peer timed in the untimed ``setup`` of each round, then 
 the shared machine hits both sides alike; each side reports its best round.
 
 Run: pytest bench/perf/test_perf_synthetic.py --benchmark-enable -s
+On a shared, oversubscribed machine multi-threaded OpenBLAS timings swing by 10x; prefix
+``OPENBLAS_NUM_THREADS=1`` for ratios that mean something (measured there: spectrum_matrix / qr = 1.20,
+textbook 2xQR + matmul / qr = 2.38; the flop counts predict 10/3 : 8/3 = 1.25 and about 2.75).
 """
 
 from __future__ import annotations
