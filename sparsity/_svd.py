@@ -109,9 +109,9 @@ def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = Tr
 def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
     """Eigenvalues of the smaller Gram matrix of ``W / scale`` (float64, descending, clipped at 0) and ``scale``."""
     m, n = int(W.shape[-2]), int(W.shape[-1])
-    A = xp.astype(W, xp.float64) if W.dtype != xp.float64 else W
     # Scale by the largest magnitude so the squares neither overflow nor underflow in float64.
-    scale = float(xp.max(xp.abs(A)))
+    scale = float(xp.max(xp.abs(W)))
+    A = xp.astype(W, xp.float64) if W.dtype != xp.float64 else W
     if scale == 0.0:
         return xp.zeros((*W.shape[:-2], min(m, n)), dtype=xp.float64), 1.0
     if not (2.0**-400 < scale < 2.0**400):
@@ -120,9 +120,23 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
         scale = 1.0
     At = xp.matrix_transpose(A)
     G = At @ A if m >= n else A @ At
-    e = xp.linalg.eigvalsh(G)
+    e = _eigvalsh(G, xp=xp)
     e = xp.flip(xp.clip(e, min=0.0), axis=-1)
     return e, scale
+
+
+def _eigvalsh(G: Any, *, xp: Any) -> Any:
+    """Ascending eigenvalues of symmetric ``G`` (..., n, n).
+
+    NumPy 2-D: SciPy's ``syevd`` driver (divide and conquer, about 1/3 faster than ``numpy.linalg.eigvalsh`` on
+    this project's machines; same backward error). Everything else: the namespace's ``linalg.eigvalsh``
+    (cuSOLVER ``syevd`` on CuPy).
+    """
+    if isinstance(G, np.ndarray) and G.ndim == 2:
+        import scipy.linalg
+
+        return scipy.linalg.eigvalsh(G, driver="evd", check_finite=False, overwrite_a=True)
+    return xp.linalg.eigvalsh(G)
 
 
 def _sv_gram(W: Any, *, xp: Any) -> Any:
