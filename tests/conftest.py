@@ -6,6 +6,11 @@ import importlib.util
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests are deterministic (same examples on every run and machine), like every other test here.
+settings.register_profile("deterministic", derandomize=True, deadline=None)
+settings.load_profile("deterministic")
 
 
 def _gpu_available() -> bool:
