@@ -14,6 +14,8 @@ The smooth sparsity measures live in :mod:`sparsity.measures`.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,6 +34,9 @@ __all__ = [
 
 # Block length of the fused square / cumulative-sum / root pass (fits in L2 as float64).
 _BLOCK = 1 << 15
+# Cumulative sums run over fixed segments of this many values (on up to _MAX_THREADS threads).
+_SEGMENT = 1 << 21
+_MAX_THREADS = 8
 # Partition instead of a full sort when the largest requested k is at most n / _PARTITION_RATIO.
 _PARTITION_RATIO = 16
 # Float64 magnitudes outside this range are rescaled (by an exact power of two) before taking powers.
@@ -75,24 +80,15 @@ def _power_scale(m: float, p: float, dtype: Any) -> float | None:
     return math.ldexp(1.0, min(max(-math.frexp(m)[1], -1000), 1000))
 
 
-def _curve_numpy(a: np.ndarray, p: float) -> np.ndarray:
-    """Full curve for a NumPy magnitude array (sorted in place): one sort, one fused blocked pass.
+def _segment_prefix(lo: int, hi: int, a: np.ndarray, out: np.ndarray, p: float, scale: float | None) -> float:
+    """Cumulative sums of ``(a * scale)**p`` over ``a[lo:hi]`` into ``out[1 + lo : 1 + hi]``, starting from 0.
 
-    Finiteness is checked after the sort on the largest value alone (NumPy sorts NaN last), which saves a
-    full pass over the data.
+    Fused per cache-sized block (power, cumulative sum); returns the segment total.
     """
-    a.sort()
-    n = a.shape[0]
-    if n and not math.isfinite(float(a[-1])):
-        raise_if_nonfinite(a, np)
-    out = np.empty(n + 1, dtype=np.float64)
-    out[0] = 0.0
-    m = float(a[-1]) if n else 0.0
-    scale = _power_scale(m, p, a.dtype)
-    buf = np.empty(min(_BLOCK, max(n, 1)), dtype=np.float64)
+    buf = np.empty(min(_BLOCK, hi - lo), dtype=np.float64)
     carry = 0.0
-    for start in range(0, n, _BLOCK):
-        block = a[start : start + _BLOCK]
+    for start in range(lo, hi, _BLOCK):
+        block = a[start : min(start + _BLOCK, hi)]
         b = buf[: block.shape[0]]
         if scale is None:
             np.square(block, out=b, dtype=np.float64)
@@ -103,12 +99,51 @@ def _curve_numpy(a: np.ndarray, p: float) -> np.ndarray:
         seg = out[1 + start : 1 + start + block.shape[0]]
         np.cumsum(b, out=seg)
         carry = float(seg[-1])
-        if p == 2.0:
-            np.sqrt(seg, out=seg)
-        else:
-            np.power(seg, 1.0 / p, out=seg)
-    if scale is not None:
-        out /= scale
+    return carry
+
+
+def _segment_finish(out: np.ndarray, lo: int, hi: int, offset: float, p: float, scale: float | None) -> None:
+    """Add the sum of the earlier segments, take the p-th root and undo the scaling on ``out[1 + lo : 1 + hi]``."""
+    for start in range(lo, hi, 8 * _BLOCK):
+        seg = out[1 + start : 1 + min(start + 8 * _BLOCK, hi)]
+        if offset:
+            seg += offset
+        np.sqrt(seg, out=seg) if p == 2.0 else np.power(seg, 1.0 / p, out=seg)
+        if scale is not None:
+            seg /= scale
+
+
+def _map_segments(fn: Any, bounds: list[tuple[int, int]], *args: Any) -> list[Any]:
+    """Run ``fn(lo, hi, *args)`` per segment, on threads when there are several (NumPy releases the GIL)."""
+    if len(bounds) == 1:
+        return [fn(*bounds[0], *args)]
+    workers = min(len(bounds), os.cpu_count() or 1, _MAX_THREADS)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda b: fn(*b, *args), bounds))
+
+
+def _curve_numpy(a: np.ndarray, p: float) -> np.ndarray:
+    """Full curve for a NumPy magnitude array (sorted in place): one sort, then fused blocked passes.
+
+    Finiteness is checked after the sort on the largest value alone (NumPy sorts NaN last), which saves a
+    full pass. The cumulative sum runs over fixed segments of :data:`_SEGMENT` values, each from zero, then
+    the earlier segments' total is added: the numbers do not depend on how many threads run the segments.
+    """
+    a.sort()
+    n = a.shape[0]
+    if n and not math.isfinite(float(a[-1])):
+        raise_if_nonfinite(a, np)
+    out = np.empty(n + 1, dtype=np.float64)
+    out[0] = 0.0
+    m = float(a[-1]) if n else 0.0
+    scale = _power_scale(m, p, a.dtype)
+    bounds = [(lo, min(lo + _SEGMENT, n)) for lo in range(0, n, _SEGMENT)]
+    if not bounds:
+        return out
+    totals = _map_segments(_segment_prefix, bounds, a, out, p, scale)
+    offsets = np.concatenate(([0.0], np.cumsum(totals[:-1])))
+    finish = [(lo, hi, float(off)) for (lo, hi), off in zip(bounds, offsets, strict=True)]
+    _map_segments(lambda lo, hi, off: _segment_finish(out, lo, hi, off, p, scale), finish)
     return out[::-1]
 
 

@@ -327,3 +327,15 @@ def test_subnormal_magnitudes(p):
     assert np.all(np.isfinite(e)) and e[0] > 0
     m = 2.2e-313  # reference by exact rescaling (the plain powers underflow to 0); subnormals hold ~10 digits
     np.testing.assert_allclose(e[0], m * np.sum((x / m) ** p) ** (1 / p), rtol=1e-9)
+
+
+def test_segmented_cumulative_sum_is_exact_across_segments(monkeypatch):
+    # Force many small segments (run on threads): the curve must equal the single-segment one to rounding.
+    import sparsity.curves as curves
+
+    x = np.random.default_rng(9).standard_cauchy(100_000)
+    one = sp.best_k_error(x)
+    monkeypatch.setattr(curves, "_SEGMENT", 4096)
+    many = sp.best_k_error(x)
+    # Segments change only the summation order: relative difference <= n * eps.
+    np.testing.assert_allclose(many, one, rtol=x.size * EPS)
