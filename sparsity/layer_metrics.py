@@ -276,7 +276,7 @@ def analyze_matrix(
     conv: Conv = "slices",
     min_evals: int = 10,
     entries: bool = True,
-    entry_top: int | None = 4096,
+    entry_top: int | None = 20_000,
 ) -> dict[str, Any]:
     """Spectral and entry-level compressibility metrics of one weight tensor.
 
@@ -327,7 +327,7 @@ def analyze_weights(
     conv: Conv = "slices",
     min_evals: int = 10,
     entries: bool = True,
-    entry_top: int | None = 4096,
+    entry_top: int | None = 20_000,
     errors: Literal["row", "raise"] = "row",
 ) -> Any:
     """Analyse every tensor of a model: one pandas row per tensor with at least 2 dimensions.
