@@ -127,6 +127,10 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
     return e, scale
 
 
+_GRAM_BLOCK_BYTES = 64 * 2**20
+"""Float32 matrices larger than this form their Gram matrix from float64 row blocks of about this size."""
+
+
 def _gram_eigvalsh_numpy(A: np.ndarray) -> np.ndarray:
     """Ascending eigenvalues of ``A^T A`` for a 2-D NumPy ``A`` with ``m >= n`` (float32 or float64).
 
@@ -138,8 +142,17 @@ def _gram_eigvalsh_numpy(A: np.ndarray) -> np.ndarray:
     import scipy.linalg
     from scipy.linalg.blas import dsyrk
 
-    A64 = np.ascontiguousarray(A, dtype=np.float64)
-    G = dsyrk(1.0, A64.T, trans=0)  # A64.T is Fortran-ordered: dsyrk(trans=0) forms A64.T @ A64
+    if A.dtype == np.float64 or A.nbytes <= _GRAM_BLOCK_BYTES:
+        A64 = np.ascontiguousarray(A, dtype=np.float64)
+        G = dsyrk(1.0, A64.T, trans=0)  # A64.T is Fortran-ordered: dsyrk(trans=0) forms A64.T @ A64
+    else:
+        # A large float32 matrix: accumulate the Gram matrix over float64 row blocks, so the extra memory is
+        # one block and the Gram matrix instead of a float64 copy of the whole matrix (2x its float32 size).
+        rows = max(1, _GRAM_BLOCK_BYTES // (8 * A.shape[1]))
+        G = None
+        for start in range(0, A.shape[0], rows):
+            B64 = np.ascontiguousarray(A[start : start + rows], dtype=np.float64)
+            G = dsyrk(1.0, B64.T, trans=0) if G is None else dsyrk(1.0, B64.T, beta=1.0, c=G, trans=0, overwrite_c=1)
     return scipy.linalg.eigvalsh(G, lower=False, driver="evd", overwrite_a=True, check_finite=False)
 
 

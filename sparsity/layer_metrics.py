@@ -153,6 +153,9 @@ _ENTRY_KEYS = (
 )  # fmt: skip
 
 
+_SUM_BLOCK = 1 << 18
+
+
 def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]:
     """The ``K`` largest ``|W_ij|`` (host float64, descending), the sum of squares of the others, and n.
 
@@ -160,13 +163,17 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     the rest is summed directly, not as total minus top).
     """
     if isinstance(W, np.ndarray):
-        a = np.abs(W).ravel()
+        a = np.abs(W).ravel(order="K")  # our own copy (a view of it for any memory order)
         n = a.size
-        part = np.partition(a, n - K) if K < n else a
-        rest, top = part[: n - K], np.sort(part[n - K :])[::-1].astype(np.float64)
+        if K < n:
+            a.partition(n - K)  # in place: no second copy
+        rest, top = a[: n - K], np.sort(a[n - K :])[::-1].astype(np.float64)
         scale = float(top[0]) if top[0] > 0 else 1.0
-        r = rest.astype(np.float64) / scale
-        return top, float(r @ r) * scale * scale, n
+        rest_ss = 0.0
+        for start in range(0, rest.size, _SUM_BLOCK):  # float64 sums in blocks: O(block) extra memory
+            r = rest[start : start + _SUM_BLOCK].astype(np.float64) / scale
+            rest_ss += float(r @ r)
+        return top, rest_ss * scale * scale, n
     a = xp.sort(xp.reshape(xp.abs(W), (-1,)))
     n = int(a.shape[0])
     top = host_float64(a[n - K :])[::-1].copy()
@@ -387,5 +394,6 @@ def analyze_weights(
                 raise
             row = {"shape": tuple(getattr(arr, "shape", ())), "status": "failed", "reason": str(exc)}
         rows.append({"layer_id": layer_id, "name": str(name), **row})
+        pair = arr = Wv = None  # release this tensor before the loader reads the next one (peak memory)
     cols = ["layer_id", "name", "shape", "N", "M", "rf", *_SPECTRAL_KEYS, *_ENTRY_KEYS, "status", "reason"]
     return pd.DataFrame(rows, columns=cols)
