@@ -32,8 +32,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except RunInterrupted as exc:
         print(f"sparsity-bench run: {exc}", file=sys.stderr)
         return 130
-    n_err = int((df["status"] != "ok").sum())
-    print(f"{len(df)} rows ({n_err} errors) written to {out}/ (results.csv, summary.md, tables/, figures/)")
+    n_err, n_skip = int((df["status"] == "error").sum()), int((df["status"] == "skipped").sum())
+    print(
+        f"{len(df)} rows ({n_err} errors, {n_skip} skipped) written to {out}/ "
+        "(results.csv, summary.md, tables/, figures/)"
+    )
     for line in suite.skipped_groups:
         print(f"skipped group {line}", file=sys.stderr)
     return 0

@@ -90,7 +90,7 @@ def summary_tables(df: Any) -> dict[str, Any]:
     tables: dict[str, Any] = {}
     syn = ok[ok["source"] == "synthetic"]
     if len(syn):
-        g = syn.groupby(["family", "true_alpha", "n", "basis", "estimator"], sort=False, dropna=False)
+        g = syn.groupby(["family", "params", "true_alpha", "n", "basis", "estimator"], sort=False, dropna=False)
         tables["synthetic"] = g.agg(
             cases=("case_id", "size"),
             alpha_hat=("alpha_hat", "mean"),
@@ -113,7 +113,8 @@ def summary_tables(df: Any) -> dict[str, Any]:
             eff_frac=("effective_sparsity_frac", "median"),
         ).reset_index()
     err = df[df["status"] != "ok"]
-    tables["errors"] = err[["case_id", "error"]] if len(err) else pd.DataFrame(columns=["case_id", "error"])
+    cols = ["case_id", "status", "error"]
+    tables["errors"] = err[cols] if len(err) else pd.DataFrame(columns=cols)
     return tables
 
 
@@ -121,25 +122,17 @@ def _figure_curves(curves: Any, figdir: Path, written: list[Path]) -> None:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    syn = curves[np.isfinite(curves["true_alpha"]) | curves["true_alpha"].isna()]
-    for basis, part in syn.groupby("basis"):
+    def label(a: float) -> str:
+        return "unknown" if np.isnan(a) else "light" if np.isinf(a) else _fmt(a)
+
+    for basis, part in curves.groupby("basis"):
         part = part.copy()
-        part["tail index"] = part["true_alpha"].map(lambda a: "light" if np.isinf(a) else _fmt(a))
-        g = sns.relplot(
-            data=part,
-            x="k",
-            y="rel_error",
-            hue="tail index",
-            units="case_id",
-            estimator=None,
-            col="family",
-            col_wrap=min(4, part["family"].nunique()),
-            kind="line",
-            height=2.6,
-            facet_kws={"sharey": False},
-            linewidth=0.8,
-            palette="viridis",
-        )
+        part["tail index"] = part["true_alpha"].map(label)
+        known = sorted(a for a in part["true_alpha"].unique() if np.isfinite(a))
+        order = [label(a) for a in known] + [t for t in ("light", "unknown") if t in set(part["tail index"])]
+        g = sns.relplot(data=part, x="k", y="rel_error", hue="tail index", hue_order=order, units="case_id",
+                        estimator=None, col="family", col_wrap=min(4, part["family"].nunique()), kind="line",
+                        height=2.6, facet_kws={"sharey": False}, linewidth=0.8, palette="viridis")  # fmt: skip
         g.set(xscale="log", yscale="log")
         g.set_axis_labels("k", "relative best-k error")
         g.figure.suptitle(f"Best-k error curves ({basis})", y=1.02)
@@ -180,10 +173,11 @@ def _figure_layers(df: Any, figdir: Path, written: list[Path]) -> None:
     if not len(real):
         return
     for family, part in real.groupby("family"):
-        est = part["estimator"].iloc[0]
-        part = part[part["estimator"] == est]
-        spec = part[part["basis"] == "spectrum"].set_index("tensor")["alpha_ww"]
-        ent = part[part["basis"] == "entries"].set_index("tensor")["alpha_hat"]
+        by_basis = {b: g[g["estimator"] == g["estimator"].iloc[0]] for b, g in part.groupby("basis")}
+        spec_rows, ent_rows = by_basis.get("spectrum", part.iloc[:0]), by_basis.get("entries", part.iloc[:0])
+        spec = spec_rows.set_index("tensor")["alpha_ww"]
+        ent = ent_rows.set_index("tensor")["alpha_hat"]
+        est = ", ".join(f"{b}: {g['estimator'].iloc[0]}" for b, g in by_basis.items())
         tensors = list(dict.fromkeys(list(spec.index) + list(ent.index)))
         fig, ax = plt.subplots(figsize=(max(6.0, 0.18 * len(tensors)), 4.0))
         x = np.arange(len(tensors))
@@ -277,7 +271,9 @@ def write_report(out_dir: str | Path) -> list[Path]:
     }
     md = [
         f"# Suite `{manifest.get('suite', out.name)}`\n",
-        f"{len(df)} result rows, {int((df['status'] == 'ok').sum())} ok, {int((df['status'] != 'ok').sum())} errors. "
+        f"{len(df)} result rows: "
+        + ", ".join(f"{int((df['status'] == k).sum())} {k}" for k in ("ok", "skipped", "error"))
+        + ". "
         f"Seed {manifest.get('seed', '?')}, commit `{manifest.get('git_commit', '')[:10]}`, "
         f"{manifest.get('elapsed_s', '?')} s.\n",
         "Columns: alpha = survival tail index; predicted = max(0, 1/alpha - 1/2) from the true alpha; measured = "
@@ -292,7 +288,7 @@ def write_report(out_dir: str | Path) -> list[Path]:
             atomic_write_text(path, latex_table(tables[key], captions[key], f"tab:{key}"))
             written.append(path)
     if len(tables["errors"]):
-        md += ["## Errors\n", markdown_table(tables["errors"])]
+        md += ["## Errors and skipped cases\n", markdown_table(tables["errors"])]
     if manifest.get("skipped_groups"):
         md += ["## Skipped groups\n"] + [f"- {s}\n" for s in manifest["skipped_groups"]]
     figdir = out / "figures"
