@@ -309,6 +309,21 @@ def default_decay_window(n: int) -> tuple[int, int]:
     return k_min, min(k_max, n - 1)
 
 
+def decay_grid(k_min: int, k_max: int) -> np.ndarray:
+    """The k at which :func:`decay_exponent` evaluates the curve: up to 64 log-spaced integers in the window."""
+    return np.unique(np.round(np.geomspace(k_min, max(k_max, k_min), 64)).astype(np.int64))
+
+
+def loglog_fit(ks: np.ndarray, values: np.ndarray) -> DecayFit:
+    """Least squares of ``log values`` on ``log ks`` (positive values): the fit behind :func:`decay_exponent`."""
+    lk, le = np.log(ks.astype(np.float64)), np.log(values)
+    slope, intercept = np.polyfit(lk, le, 1)
+    resid = le - (slope * lk + intercept)
+    ss_tot = float(np.sum((le - le.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
+    return DecayFit(float(-slope), float(intercept), r2, int(ks[0]), int(ks[-1]))
+
+
 def decay_exponent(x: Any, *, p: float = 2.0, k_min: int | None = None, k_max: int | None = None) -> DecayFit:
     """Measured decay exponent ``s`` of the best-k error, :math:`\\sigma_k \\approx C k^{-s}`.
 
@@ -349,7 +364,7 @@ def decay_exponent(x: Any, *, p: float = 2.0, k_min: int | None = None, k_max: i
             raise TypeError(f"{name} must be an integer; got {val!r}")
     if not 1 <= lo < hi < n:
         raise ValueError(f"the fit window must satisfy 1 <= k_min < k_max < n = {n}; got k_min={lo}, k_max={hi}")
-    ks = np.unique(np.round(np.geomspace(lo, hi, 64)).astype(np.int64))
+    ks = decay_grid(lo, hi)
     # Only these k are needed: for a window far below n, best_k_error partitions instead of sorting.
     values = to_numpy(best_k_error(x, ks, p=p))
     zero = np.flatnonzero(values <= 0)
@@ -361,12 +376,7 @@ def decay_exponent(x: Any, *, p: float = 2.0, k_min: int | None = None, k_max: i
                 f"x is too sparse for a decay fit: it has {nnz} nonzero values, so its best-k error is zero from "
                 f"k = {nnz} on, leaving fewer than 3 points in the window starting at k_min = {lo}"
             )
-    lk, le = np.log(ks.astype(np.float64)), np.log(values)
-    slope, intercept = np.polyfit(lk, le, 1)
-    resid = le - (slope * lk + intercept)
-    ss_tot = float(np.sum((le - le.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
-    return DecayFit(float(-slope), float(intercept), r2, int(ks[0]), int(ks[-1]))
+    return loglog_fit(ks, values)
 
 
 def effective_sparsity(x: Any, eps: float = 0.1, *, p: float = 2.0) -> int:

@@ -62,20 +62,18 @@ def _conv_matrices(W: Any, conv: str, *, xp: Any) -> tuple[Any, int]:
 
 
 def _decay_fit(curve_at: Any, n: int, lo: int, hi: int) -> tuple[float, float]:
-    """:func:`sparsity.decay_exponent`'s least-squares fit on the log-spaced grid, from ``curve_at(ks)``."""
-    ks = np.unique(np.round(np.geomspace(lo, max(hi, lo), 64)).astype(np.int64))
+    """:func:`sparsity.decay_exponent`'s grid and fit, from ``curve_at(ks)`` (the errors at those k)."""
+    from sparsity.curves import decay_grid, loglog_fit
+
+    ks = decay_grid(lo, hi)
     e = curve_at(ks)
     pos = np.flatnonzero(e <= 0)
     if pos.size:
         ks, e = ks[: pos[0]], e[: pos[0]]
     if ks.size < 3:
         raise ValueError("too sparse for a decay fit: fewer than 3 nonzero best-k errors in the window")
-    lk, le = np.log(ks.astype(np.float64)), np.log(e)
-    slope, intercept = np.polyfit(lk, le, 1)
-    resid = le - (slope * lk + intercept)
-    ss_tot = float(np.sum((le - le.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
-    return float(-slope), r2
+    fit = loglog_fit(ks, e)
+    return fit.exponent, fit.r2
 
 
 def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> tuple[dict[str, Any], list[str], str]:
