@@ -27,8 +27,10 @@ __all__ = [
     "DecayFit",
     "best_k_error",
     "decay_exponent",
+    "decay_grid",
     "default_decay_window",
     "effective_sparsity",
+    "loglog_fit",
     "predicted_decay_exponent",
 ]
 
