@@ -127,7 +127,7 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
     return e, scale
 
 
-_GRAM_BLOCK_BYTES = 64 * 2**20
+_GRAM_BLOCK_BYTES = 16 * 2**20
 """Float32 matrices larger than this form their Gram matrix from float64 row blocks of about this size."""
 
 
