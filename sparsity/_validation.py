@@ -13,7 +13,7 @@ import numpy as np
 
 from sparsity._array_api import array_namespace
 
-__all__ = ["check_k", "check_p", "check_positive_float", "flat_magnitudes"]
+__all__ = ["check_int", "check_k", "check_p", "check_positive_float", "flat_magnitudes"]
 
 # numpy-compatible extension dtypes (ml_dtypes) that NumPy cannot compute with directly.
 _UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
@@ -28,6 +28,15 @@ def check_positive_float(value: Any, name: str, *, allow_inf: bool = False) -> f
         rule = "a real number > 0" + ("" if allow_inf else " and finite")
         raise ValueError(f"{name} must be {rule}; got {value!r}")
     return v
+
+
+def check_int(value: Any, name: str, lo: int) -> int:
+    """Return ``value`` as an int after checking it is an integer (not bool) ``>= lo``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {lo}; got {value!r}")
+    if int(value) < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
+    return int(value)
 
 
 def check_p(p: Any) -> float:

@@ -29,6 +29,7 @@ from sparsity._svd import (
     singular_values_body,
     svd_factors,
 )
+from sparsity._validation import check_int as _check_int
 from sparsity.layer_metrics import analyze_matrix, analyze_weights
 
 __all__ = [
@@ -341,14 +342,6 @@ def rank_k_error(
         return curve
     idx = xp.asarray(np.asarray(k, dtype=np.int64))
     return xp.take(curve, xp.reshape(idx, (-1,)), axis=0) if idx.ndim else curve[int(k)]
-
-
-def _check_int(value: Any, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {lo}; got {value!r}")
-    if int(value) < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
-    return int(value)
 
 
 def _check_k(k: Any, r: int) -> int:

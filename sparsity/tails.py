@@ -32,6 +32,7 @@ from sparsity import _tail_estimators as _est
 from sparsity._array_api import is_cupy_namespace, to_numpy
 from sparsity._csn import csn_method
 from sparsity._tail_gof import LikelihoodRatioTest, PowerLawPValue, likelihood_ratio_test, power_law_pvalue
+from sparsity._validation import check_int as _check_int
 
 __all__ = [
     "LikelihoodRatioTest",
@@ -148,14 +149,6 @@ def _opt_positive(value: Any, name: str) -> float | None:
     if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"{name} must be None or a finite real number > 0; got {value!r}")
     return v
-
-
-def _check_int(value: Any, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {lo}; got {value!r}")
-    if int(value) < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
-    return int(value)
 
 
 # ------------------------------------------------------------------------------------------------ methods
