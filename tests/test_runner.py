@@ -234,3 +234,33 @@ def test_spectrum_and_weight_file_cases(tmp_path):
     assert (bad["status"] == "error").all() and bad["error"].str.contains("broken.safetensors").all()
     assert (tmp_path / "o" / "figures" / "esd.png").stat().st_size > 5000
     assert (tmp_path / "o" / "figures" / "layers_model_safetensors.png").exists()
+
+
+@pytest.mark.gpu
+def test_gpu_device_matches_cpu(tmp_path):
+    # Same seeds -> same host draws; the CuPy path may differ from NumPy only by rounding of sums.
+    body = """
+    name = "gpu-small"
+    seed = 5
+    [[groups]]
+    name = "p"
+    source = "synthetic"
+    generator = "pareto"
+    params = { alpha = [0.8, 2.5] }
+    sizes = [20000]
+    estimators = ["csn", "hill"]
+    [[groups]]
+    name = "m"
+    source = "synthetic"
+    generator = "levy_matrix"
+    params = { mu = 1.5 }
+    shapes = [[400, 200]]
+    basis = ["spectrum", "entries"]
+    estimators = { spectrum = ["csn"], entries = ["hill"] }
+    """
+    suite = load_suite(_suite(tmp_path, body))
+    cpu = run_suite(suite, tmp_path / "cpu", progress=False, report=False)
+    gpu = run_suite(suite, tmp_path / "gpu", device="gpu", progress=False, report=False)
+    assert (gpu["status"] == "ok").all() and set(gpu["device"]) == {"gpu"}
+    for col in ("alpha_hat", "measured_decay", "effective_sparsity", "n_tail"):
+        np.testing.assert_allclose(gpu[col].astype(float), cpu[col].astype(float), rtol=1e-6, err_msg=col)
