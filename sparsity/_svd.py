@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sparsity._array_api import array_namespace, to_numpy
+from sparsity._validation import UPCAST_TO_FLOAT32
 
 __all__ = [
     "SV_METHODS",
@@ -36,7 +37,6 @@ __all__ = [
 SvMethod = Literal["auto", "gram", "svd"]
 
 # extension dtypes (ml_dtypes) that the linear algebra cannot use directly: computed in float32.
-_UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
 
 
 def as_matrix(W: Any, name: str = "W", *, min_ndim: int = 2, max_ndim: int | None = None) -> tuple[Any, Any]:
@@ -52,7 +52,7 @@ def as_matrix(W: Any, name: str = "W", *, min_ndim: int = 2, max_ndim: int | Non
             raise TypeError(f"{name} must be a real numeric array; could not convert it ({exc})") from None
     if not hasattr(W, "dtype") or not hasattr(W, "shape"):
         raise TypeError(f"{name} must be an array (NumPy, CuPy or array-API); got {type(W).__name__}")
-    if isinstance(W, np.ndarray) and (W.dtype.kind == "V" or any(tag in W.dtype.name for tag in _UPCAST_TO_FLOAT32)):
+    if isinstance(W, np.ndarray) and (W.dtype.kind == "V" or any(tag in W.dtype.name for tag in UPCAST_TO_FLOAT32)):
         W = W.astype(np.float32)
     xp = array_namespace(W)
     dt = W.dtype

@@ -16,7 +16,7 @@ from sparsity._array_api import array_namespace
 __all__ = ["check_int", "check_k", "check_p", "check_positive_float", "flat_magnitudes"]
 
 # numpy-compatible extension dtypes (ml_dtypes) that NumPy cannot compute with directly.
-_UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
+UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
 
 
 def check_positive_float(value: Any, name: str, *, allow_inf: bool = False) -> float:
@@ -49,7 +49,7 @@ def _numpy_input(x: Any, name: str) -> np.ndarray:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real numeric array; could not convert it ({exc})") from None
-    if arr.dtype.kind == "V" or any(tag in arr.dtype.name for tag in _UPCAST_TO_FLOAT32):
+    if arr.dtype.kind == "V" or any(tag in arr.dtype.name for tag in UPCAST_TO_FLOAT32):
         try:
             arr = arr.astype(np.float32)
         except (TypeError, ValueError):

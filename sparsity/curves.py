@@ -31,7 +31,9 @@ __all__ = [
     "default_decay_window",
     "effective_sparsity",
     "loglog_fit",
+    "power_sum",
     "predicted_decay_exponent",
+    "split_top",
 ]
 
 # Block length of the fused square / cumulative-sum / root pass (fits in L2 as float64).
@@ -176,27 +178,40 @@ def _curve_xp(a: Any, p: float, xp: Any) -> Any:
     return xp.flip(e)
 
 
+def split_top(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Partition ``a`` (the caller's own copy) in place: the ``n - k`` smallest values and the ``k`` largest
+    sorted ascending, without a second copy of ``a``."""
+    n = a.shape[0]
+    k = min(max(k, 0), n)
+    if 0 < k < n:
+        a.partition(n - k)
+    return a[: n - k], np.sort(a[n - k :])
+
+
+def power_sum(values: np.ndarray, p: float, factor: float = 1.0) -> float:
+    """``sum((values * factor) ** p)`` accumulated in float64 over blocks: O(block) extra memory."""
+    total = 0.0
+    for start in range(0, values.shape[0], 8 * _BLOCK):
+        block = values[start : start + 8 * _BLOCK].astype(np.float64) * factor
+        total += float(np.dot(block, block)) if p == 2.0 else float(np.sum(block**p))
+    return total
+
+
 def _values_partition(a: np.ndarray, karr: np.ndarray, p: float) -> tuple[np.ndarray, float]:
-    """Errors at the requested k from a partial partition (NumPy/CuPy): O(n) when max(k) is small.
+    """Errors at the requested k from a partial partition (NumPy): O(n) when max(k) is small.
 
     The n - K smallest magnitudes are summed directly and the K largest are sorted, so no tail sum is
     formed by subtracting from the total (no cancellation). Returns the values and the norm (k = 0).
     """
-    n = a.shape[0]
     big_k = int(karr.max())
-    a.partition(n - big_k)  # in place: ``a`` is this module's own copy of the magnitudes
-    rest, top = a[: n - big_k], np.sort(a[n - big_k :])
+    rest, top = split_top(a, big_k)
     m = float(top[-1])
     if not math.isfinite(m):  # NaN and inf are partitioned to the top
         raise_if_nonfinite(a, np)
     scale = _power_scale(m, p, a.dtype)
     f = 1.0 if scale is None else scale
-    top64 = top.astype(np.float64) * f
-    rest_sum = 0.0
-    for start in range(0, rest.shape[0], 8 * _BLOCK):  # float64 accumulation in blocks: O(block) extra memory
-        block = rest[start : start + 8 * _BLOCK].astype(np.float64) * f
-        rest_sum += float(np.dot(block, block)) if p == 2.0 else float(np.sum(block**p))
-    top_cum = np.concatenate(([0.0], np.cumsum(top64**p)))
+    rest_sum = power_sum(rest, p, f)
+    top_cum = np.concatenate(([0.0], np.cumsum((top.astype(np.float64) * f) ** p)))
     values = (rest_sum + top_cum[big_k - karr]) ** (1.0 / p)
     norm = (rest_sum + top_cum[big_k]) ** (1.0 / p)
     return values / f, norm / f

@@ -151,9 +151,6 @@ _ENTRY_KEYS = (
 )  # fmt: skip
 
 
-_SUM_BLOCK = 1 << 18
-
-
 def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]:
     """The ``K`` largest ``|W_ij|`` (host float64, descending), the sum of squares of the others, and n.
 
@@ -161,17 +158,13 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     the rest is summed directly, not as total minus top).
     """
     if isinstance(W, np.ndarray):
+        from sparsity.curves import power_sum, split_top
+
         a = np.abs(W).ravel(order="K")  # our own copy (a view of it for any memory order)
-        n = a.size
-        if K < n:
-            a.partition(n - K)  # in place: no second copy
-        rest, top = a[: n - K], np.sort(a[n - K :])[::-1].astype(np.float64)
+        rest, top = split_top(a, K)
+        top = top[::-1].astype(np.float64)
         scale = float(top[0]) if top[0] > 0 else 1.0
-        rest_ss = 0.0
-        for start in range(0, rest.size, _SUM_BLOCK):  # float64 sums in blocks: O(block) extra memory
-            r = rest[start : start + _SUM_BLOCK].astype(np.float64) / scale
-            rest_ss += float(r @ r)
-        return top, rest_ss * scale * scale, n
+        return top, power_sum(rest, 2.0, 1.0 / scale) * scale * scale, a.size
     a = xp.sort(xp.reshape(xp.abs(W), (-1,)))
     n = int(a.shape[0])
     top = host_float64(a[n - K :])[::-1].copy()
