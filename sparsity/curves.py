@@ -41,6 +41,8 @@ _BLOCK = 1 << 15
 # Cumulative sums run over fixed segments of this many values (on up to _MAX_THREADS threads).
 _SEGMENT = 1 << 21
 _MAX_THREADS = 8
+# Sorts of at least this many values per thread are split by a partition and sorted on threads.
+_PARALLEL_SORT_MIN = 1 << 20
 # Partition instead of a full sort when the largest requested k is at most n / _PARTITION_RATIO.
 _PARTITION_RATIO = 16
 # Float64 magnitudes outside this range are rescaled (by an exact power of two) before taking powers.
@@ -127,13 +129,25 @@ def _map_segments(fn: Any, bounds: list[tuple[int, int]], *args: Any) -> list[An
 
 
 def _sort_magnitudes(a: np.ndarray) -> None:
-    """Sort non-negative floats in place through a signed-integer view of their bits.
+    """Sort non-negative values in place: one partition, then the pieces sorted on threads.
 
     IEEE 754 bit patterns of non-negative floats (NaN and inf included, which land last) are ordered as the
-    values, and NumPy's integer sort skips the float sort's NaN handling: about 5-10 % faster.
+    values, so floats are sorted through a signed-integer view of their bits (NumPy's integer sort skips
+    the float sort's NaN handling: about 5-10 % faster). Above :data:`_PARALLEL_SORT_MIN` values, a
+    multi-pivot partition at ``n * i / T`` splits the array into T value-disjoint pieces that are sorted
+    concurrently (NumPy's sort releases the GIL); their concatenation is the sorted array, with no merge.
+    The result is the same sorted array whatever T is.
     """
     view = {4: np.int32, 8: np.int64}.get(a.dtype.itemsize) if a.dtype.kind == "f" else None
-    (a.view(view) if view is not None else a).sort()
+    v = a.view(view) if view is not None else a
+    n = v.shape[0]
+    threads = min(os.cpu_count() or 1, _MAX_THREADS, n // _PARALLEL_SORT_MIN)
+    if threads < 2:
+        v.sort()
+        return
+    cuts = [n * i // threads for i in range(1, threads)]
+    v.partition(cuts)
+    _map_segments(lambda lo, hi: v[lo:hi].sort(), list(zip([0, *cuts], [*cuts, n], strict=True)))
 
 
 def _curve_numpy(a: np.ndarray, p: float) -> np.ndarray:

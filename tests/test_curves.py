@@ -339,3 +339,32 @@ def test_segmented_cumulative_sum_is_exact_across_segments(monkeypatch):
     many = sp.best_k_error(x)
     # Segments change only the summation order: relative difference <= n * eps.
     np.testing.assert_allclose(many, one, rtol=x.size * EPS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("cpus", [2, 3, 8])
+def test_partitioned_parallel_sort_equals_numpy_sort(monkeypatch, dtype, cpus):
+    # Force the partition + threaded piece sort on a small array with ties, zeros, inf and NaN (floats):
+    # the pieces are value-disjoint, so the concatenation must be exactly numpy's sort.
+    import sparsity.curves as curves
+
+    rng = np.random.default_rng(cpus)
+    a = np.abs(rng.standard_cauchy(10_007) * 50).astype(dtype)
+    a[::97] = 0
+    a[5::13] = a[7]  # ties across the cut points
+    if np.issubdtype(dtype, np.floating):
+        a[3], a[11] = np.inf, np.nan
+    monkeypatch.setattr(curves, "_PARALLEL_SORT_MIN", 1000)
+    monkeypatch.setattr(curves.os, "cpu_count", lambda: cpus)
+    got = a.copy()
+    curves._sort_magnitudes(got)
+    np.testing.assert_array_equal(got, np.sort(a))
+
+
+def test_full_curve_is_the_same_with_the_parallel_sort(monkeypatch):
+    import sparsity.curves as curves
+
+    x = np.random.default_rng(4).standard_cauchy(50_000).astype(np.float32)
+    serial = sp.best_k_error(x)
+    monkeypatch.setattr(curves, "_PARALLEL_SORT_MIN", 1000)
+    np.testing.assert_array_equal(sp.best_k_error(x), serial)
