@@ -24,11 +24,15 @@ from typing import Any, Literal
 import numpy as np
 
 from sparsity._array_api import array_namespace, to_numpy
+from sparsity._gram import gram_eigenvalues_many, gram_numpy
 from sparsity._validation import UPCAST_TO_FLOAT32
 
 __all__ = [
     "SV_METHODS",
     "as_matrix",
+    "eigenvalues_from_grams",
+    "eigenvalues_gram",
+    "oriented_matrices",
     "resolve_sv_method",
     "singular_values_body",
     "svd_factors",
@@ -127,33 +131,17 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
     return e, scale
 
 
-_GRAM_BLOCK_BYTES = 16 * 2**20
-"""Float32 matrices larger than this form their Gram matrix from float64 row blocks of about this size."""
-
-
 def _gram_eigvalsh_numpy(A: np.ndarray) -> np.ndarray:
     """Ascending eigenvalues of ``A^T A`` for a 2-D NumPy ``A`` with ``m >= n`` (float32 or float64).
 
-    ``A`` is converted to float64 (products of float32 numbers are exact in float64), BLAS ``dsyrk`` forms only
-    the upper triangle of the Gram matrix (half the flops of ``A.T @ A``) on a Fortran-ordered view (no
-    copy), and LAPACK ``syevd`` reads that triangle: about 1.5x faster than ``numpy.linalg.eigvalsh(A.T @ A)``
-    with the same backward error. (Converting in cache-sized row blocks was measured slower.)
+    The float64 Gram matrix of :func:`sparsity._gram.gram_numpy` (upper triangle, ``dsyrk``), then LAPACK
+    ``syevd`` on that triangle with every BLAS thread: about 1.5x faster than
+    ``numpy.linalg.eigvalsh(A.T @ A)`` with the same backward error. This is the route of one matrix's
+    singular values; ESDs (:func:`eigenvalues_gram`) go through :func:`sparsity._gram.gram_eigenvalues_many`.
     """
     import scipy.linalg
-    from scipy.linalg.blas import dsyrk
 
-    if A.dtype == np.float64 or A.nbytes <= _GRAM_BLOCK_BYTES:
-        A64 = np.ascontiguousarray(A, dtype=np.float64)
-        G = dsyrk(1.0, A64.T, trans=0)  # A64.T is Fortran-ordered: dsyrk(trans=0) forms A64.T @ A64
-    else:
-        # A large float32 matrix: accumulate the Gram matrix over float64 row blocks, so the extra memory is
-        # one block and the Gram matrix instead of a float64 copy of the whole matrix (2x its float32 size).
-        rows = max(1, _GRAM_BLOCK_BYTES // (8 * A.shape[1]))
-        G = None
-        for start in range(0, A.shape[0], rows):
-            B64 = np.ascontiguousarray(A[start : start + rows], dtype=np.float64)
-            G = dsyrk(1.0, B64.T, trans=0) if G is None else dsyrk(1.0, B64.T, beta=1.0, c=G, trans=0, overwrite_c=1)
-    return scipy.linalg.eigvalsh(G, lower=False, driver="evd", overwrite_a=True, check_finite=False)
+    return scipy.linalg.eigvalsh(gram_numpy(A), lower=False, driver="evd", overwrite_a=True, check_finite=False)
 
 
 def _sv_gram(W: Any, *, xp: Any) -> Any:
@@ -178,9 +166,43 @@ def singular_values_body(W: Any, method: str, *, xp: Any) -> Any:
 
 
 def eigenvalues_gram(W: Any, *, xp: Any) -> Any:
-    """Eigenvalues of ``W^T W`` (float64, descending, unnormalised) through the Gram route."""
+    """Eigenvalues of ``W^T W`` (float64, descending, unnormalised) through the Gram route.
+
+    NumPy input goes through :func:`sparsity._gram.gram_eigenvalues_many` (bitwise the same whatever else is
+    batched with it); other namespaces through :func:`_gram_eigenvalues`.
+    """
+    if isinstance(W, np.ndarray):
+        mats, scale = oriented_matrices(W)
+        return eigenvalues_from_grams(W.shape, gram_eigenvalues_many(mats), scale)
     e, scale = _gram_eigenvalues(W, xp=xp)
     return e * scale * scale if scale != 1.0 else e
+
+
+def oriented_matrices(W: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """The 2-D matrices (``m >= n``, transposed views where needed) of a NumPy matrix or stack ``W / scale``.
+
+    ``scale`` is 1 unless the largest magnitude is outside ``2**+-400``; then ``W`` is divided by it, which
+    keeps the squares in float64 range. An all-zero ``W`` gives no matrices and ``scale = 0``.
+    """
+    m, n = int(W.shape[-2]), int(W.shape[-1])
+    scale = float(np.max(np.abs(W)))
+    if scale == 0.0:
+        return [], 0.0
+    if 2.0**-400 < scale < 2.0**400:
+        scale, A = 1.0, W
+    else:
+        A = W.astype(np.float64) / scale
+    return [M if m >= n else M.T for M in A.reshape(-1, m, n)], scale
+
+
+def eigenvalues_from_grams(shape: tuple[int, ...], evals: list[np.ndarray], scale: float) -> np.ndarray:
+    """Assemble :func:`eigenvalues_gram`'s result (``(..., min(m, n))``, descending, clipped at 0, times
+    ``scale**2``) from the ascending Gram eigenvalues of :func:`oriented_matrices`'s matrices."""
+    r = min(int(shape[-2]), int(shape[-1]))
+    if not evals:
+        return np.zeros((*shape[:-2], r))
+    e = np.clip(np.stack(evals)[:, ::-1], 0.0, None).reshape(*shape[:-2], r)
+    return e * (scale * scale) if scale != 1.0 else e
 
 
 def svd_factors(W: Any, k: int, *, xp: Any) -> tuple[Any, Any, Any]:

@@ -39,8 +39,9 @@ from typing import Any, Literal
 import numpy as np
 
 from sparsity._esd_fit import esd_fit_body, numerical_zero_tolerance
+from sparsity._gram import gram_eigenvalues_many, is_small
 from sparsity._mp import mp_fit
-from sparsity._svd import as_matrix, eigenvalues_gram, host_float64
+from sparsity._svd import as_matrix, eigenvalues_from_grams, eigenvalues_gram, host_float64, oriented_matrices
 
 __all__ = ["analyze_matrix", "analyze_weights"]
 
@@ -173,6 +174,9 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     return top, float(xp.sum(r * r)) * scale * scale, n
 
 
+_PENDING_BYTES = 64 * 2**20
+"""analyze_weights keeps up to this many bytes of small matrices before finding their spectra as one batch."""
+
 _PARTITION_FACTOR = 4
 """The partial sort keeps ``4 * entry_top`` magnitudes: room for one 4x widening of the xmin window."""
 
@@ -235,25 +239,41 @@ def _entry_columns(W: Any, entry_top: int | None, *, xp: Any) -> tuple[dict[str,
     return row, reasons
 
 
+def _prepare(W: Any, *, xp: Any, conv: str, entries: bool, entry_top: int | None) -> dict[str, Any]:
+    """Everything of a tensor's row that needs the tensor itself: identity and entry columns, and either the
+    eigenvalues or, for small NumPy matrices (whose eigenvalues are found in batches), the matrices."""
+    mats, K = _conv_matrices(W, conv, xp=xp)
+    m, n = int(mats.shape[-2]), int(mats.shape[-1])
+    rec: dict[str, Any] = {"big": max(m, n), "small": min(m, n), "shape": tuple(int(d) for d in mats.shape)}
+    rec["row"] = {"shape": tuple(int(d) for d in W.shape), "N": rec["big"], "M": rec["small"], "rf": K}
+    if isinstance(mats, np.ndarray) and is_small(max(m, n), min(m, n)):
+        rec["mats"], rec["scale"] = oriented_matrices(mats)
+    else:
+        rec["lam"] = host_float64(eigenvalues_gram(mats, xp=xp)).ravel()
+    rec["entry_row"], rec["entry_reasons"] = (
+        _entry_columns(W, entry_top, xp=xp) if entries else (dict.fromkeys(_ENTRY_KEYS, _NAN), [])
+    )
+    return rec
+
+
+def _finish(rec: dict[str, Any], evals: list[np.ndarray] | None, min_evals: int) -> dict[str, Any]:
+    """The row of a prepared tensor, given the ascending Gram eigenvalues of its small matrices (NumPy)."""
+    lam = rec["lam"] if evals is None else eigenvalues_from_grams(rec["shape"], evals, rec["scale"]).ravel()
+    lam = np.sort(lam)[::-1]
+    row = dict(rec["row"])
+    spec, reasons, status = _spectral_columns(lam, rec["big"], rec["small"], min_evals)
+    row.update(spec)
+    row.update(rec["entry_row"])
+    row["status"] = status
+    row["reason"] = "; ".join(reasons + rec["entry_reasons"])
+    return row
+
+
 def _analyze_body(
     W: Any, *, xp: Any, conv: str, min_evals: int, entries: bool, entry_top: int | None
 ) -> dict[str, Any]:
-    mats, K = _conv_matrices(W, conv, xp=xp)
-    m, n = int(mats.shape[-2]), int(mats.shape[-1])
-    big, small = max(m, n), min(m, n)
-    lam = np.sort(host_float64(eigenvalues_gram(mats, xp=xp)).ravel())[::-1]
-    row: dict[str, Any] = {"shape": tuple(int(d) for d in W.shape), "N": big, "M": small, "rf": K}
-    spec, reasons, status = _spectral_columns(lam, big, small, min_evals)
-    row.update(spec)
-    if entries:
-        ent, r2 = _entry_columns(W, entry_top, xp=xp)
-        row.update(ent)
-        reasons += r2
-    else:
-        row.update(dict.fromkeys(_ENTRY_KEYS, _NAN))
-    row["status"] = status
-    row["reason"] = "; ".join(reasons)
-    return row
+    rec = _prepare(W, xp=xp, conv=conv, entries=entries, entry_top=entry_top)
+    return _finish(rec, gram_eigenvalues_many(rec["mats"]) if "mats" in rec else None, min_evals)
 
 
 def _check_options(conv: Any, min_evals: Any, entry_top: Any) -> None:
@@ -371,20 +391,44 @@ def analyze_weights(
         raise TypeError(
             f"source must be a mapping, an iterable of (name, array) or a path; got {type(source).__name__}"
         )
-    rows = []
+    rows: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row so far, prepared record)
+
+    def flush() -> None:
+        evals = gram_eigenvalues_many([A for _, rec in pending for A in rec["mats"]])
+        start = 0
+        for row, rec in pending:
+            count = len(rec["mats"])
+            row.update(_finish(rec, evals[start : start + count], int(min_evals)))
+            start += count
+        pending.clear()
+
+    pending_bytes = 0
     for layer_id, pair in enumerate(items):
         name, arr = pair
         if len(getattr(arr, "shape", np.shape(arr))) < 2:
             continue
+        row: dict[str, Any] = {"layer_id": layer_id, "name": str(name)}
+        rows.append(row)
         try:
             Wv, xp = as_matrix(arr, f"tensor {name!r}")
-            row = _analyze_body(Wv, xp=xp, conv=conv, min_evals=int(min_evals), entries=bool(entries),
-                                entry_top=entry_top)  # fmt: skip
+            rec = _prepare(Wv, xp=xp, conv=conv, entries=bool(entries), entry_top=entry_top)
         except (ValueError, TypeError) as exc:
             if errors == "raise":
                 raise
-            row = {"shape": tuple(getattr(arr, "shape", ())), "status": "failed", "reason": str(exc)}
-        rows.append({"layer_id": layer_id, "name": str(name), **row})
-        pair = arr = Wv = None  # release this tensor before the loader reads the next one (peak memory)
+            row.update({"shape": tuple(getattr(arr, "shape", ())), "status": "failed", "reason": str(exc)})
+            continue
+        finally:
+            pair = arr = Wv = None  # release this tensor before the loader reads the next one (peak memory)
+        if "mats" in rec:
+            # small matrices wait (at most _PENDING_BYTES of them) to have their eigenvalues found together
+            pending.append((row, rec))
+            pending_bytes += sum(A.nbytes for A in rec["mats"])
+            if pending_bytes > _PENDING_BYTES:
+                flush()
+                pending_bytes = 0
+        else:
+            row.update(_finish(rec, None, int(min_evals)))
+    flush()
     cols = ["layer_id", "name", "shape", "N", "M", "rf", *_SPECTRAL_KEYS, *_ENTRY_KEYS, "status", "reason"]
     return pd.DataFrame(rows, columns=cols)

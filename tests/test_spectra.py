@@ -295,10 +295,11 @@ def test_truncate_backends(xp):
 def test_blocked_gram_equals_one_shot(monkeypatch):
     # Large float32 matrices form the Gram matrix from float64 row blocks (memory); the eigenvalues must be
     # those of the one-shot Gram to rounding: both are float64 sums of exact float32 products.
+    import sparsity._gram as gram
     import sparsity._svd as svd
 
     A = np.random.default_rng(3).standard_t(3.0, (2000, 300)).astype(np.float32)
     one = svd._gram_eigvalsh_numpy(A)
-    monkeypatch.setattr(svd, "_GRAM_BLOCK_BYTES", 50_000)  # ~20 rows of float64 per block
+    monkeypatch.setattr(gram, "_GRAM_BLOCK_BYTES", 50_000)  # ~20 rows of float64 per block
     blocked = svd._gram_eigvalsh_numpy(A)
     np.testing.assert_allclose(blocked, one, rtol=0, atol=1e-12 * one.max())
