@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sparsity._array_api import array_namespace, to_numpy
-from sparsity._gram import gram_eigenvalues_many, gram_numpy
+from sparsity._gram import eigvalsh_upper, gram_eigenvalues_many, gram_numpy
 from sparsity._validation import UPCAST_TO_FLOAT32
 
 __all__ = [
@@ -134,14 +134,13 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
 def _gram_eigvalsh_numpy(A: np.ndarray) -> np.ndarray:
     """Ascending eigenvalues of ``A^T A`` for a 2-D NumPy ``A`` with ``m >= n`` (float32 or float64).
 
-    The float64 Gram matrix of :func:`sparsity._gram.gram_numpy` (upper triangle, ``dsyrk``), then LAPACK
-    ``syevd`` on that triangle with every BLAS thread: about 1.5x faster than
-    ``numpy.linalg.eigvalsh(A.T @ A)`` with the same backward error. This is the route of one matrix's
-    singular values; ESDs (:func:`eigenvalues_gram`) go through :func:`sparsity._gram.gram_eigenvalues_many`.
+    The float64 Gram matrix of :func:`sparsity._gram.gram_numpy` (upper triangle, ``dsyrk``), then the
+    tridiagonal reduction and ``dsterf`` (:func:`sparsity._gram.eigvalsh_upper`) with every BLAS thread:
+    about 1.5x faster than ``numpy.linalg.eigvalsh(A.T @ A)`` with the same backward error. This is the
+    route of one matrix's singular values; ESDs (:func:`eigenvalues_gram`) go through
+    :func:`sparsity._gram.gram_eigenvalues_many`.
     """
-    import scipy.linalg
-
-    return scipy.linalg.eigvalsh(gram_numpy(A), lower=False, driver="evd", overwrite_a=True, check_finite=False)
+    return eigvalsh_upper(gram_numpy(A))
 
 
 def _sv_gram(W: Any, *, xp: Any) -> Any:
