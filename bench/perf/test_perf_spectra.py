@@ -46,7 +46,7 @@ def test_singular_values_vs_svdvals(benchmark, tall32):
     ref = scipy.linalg.svdvals(tall32)
     # float32 SVD error u_32 s_1 (m + n): the two agree to that
     assert np.max(np.abs(np.asarray(s) - ref)) <= 5120 * np.finfo(np.float32).eps * ref[0]
-    t = _interleaved({"ours": lambda: sp.singular_values(tall32), "svdvals": lambda: scipy.linalg.svdvals(tall32)}, 3)
+    t = _interleaved({"ours": lambda: sp.singular_values(tall32), "svdvals": lambda: scipy.linalg.svdvals(tall32)}, 5)
     report_ratio("singular_values 4096x1024 float32 (gram)", t["ours"], "scipy.svdvals", t["svdvals"], "<= 0.33")
 
 
