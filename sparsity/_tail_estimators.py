@@ -27,7 +27,10 @@ estimate of the asymptotic MSE of Hill's estimator; the moments, Pickands and ra
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -68,11 +71,24 @@ def ks_pareto(x: np.ndarray, xmin: float, alpha: float) -> float:
     return float(np.max(np.abs(F - starts / m)))
 
 
-def _aamse_curve(sample: np.ndarray, kmax: int) -> np.ndarray:
-    """(M_2(k) - 2 M_1(k)^2)^2 for k = 1..kmax on one (unsorted) sample."""
-    ld = _log_desc(np.sort(sample))
+def _aamse_curve(log_asc: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(M_2(k) - 2 M_1(k)^2)^2 for k = 1..r-1 on the resample ``x[idx]`` (``log_asc = log(x)``, x ascending).
+
+    The resample is put in descending order by sorting its indices (integers, and the logarithms are taken
+    once for the whole sample instead of per resample).
+    """
+    idx.sort()
+    ld = log_asc[idx[::-1]]
+    ld -= ld[0]
     m1, m2 = _m1_m2(ld)
-    return ((m2 - 2.0 * m1 * m1) ** 2)[:kmax]
+    m1 *= m1
+    m1 *= 2.0
+    m2 -= m1
+    return np.square(m2, out=m2)
+
+
+_PARALLEL_BOOT_MIN = 1 << 14
+"""Double-bootstrap resamples of at least this size are processed two at a time on threads."""
 
 
 def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, eps: float = 0.1) -> int:
@@ -91,9 +107,19 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
         return min(max(int(math.sqrt(n)), _K_FLOOR), n - 1)
     q1 = np.zeros(n1 - 1)
     q2 = np.zeros(n2 - 1)
-    for _ in range(n_boot):
-        q1 += _aamse_curve(rng.choice(x, n1, replace=True), n1 - 1)
-        q2 += _aamse_curve(rng.choice(x, n2, replace=True), n2 - 1)
+    log_asc = np.log(x)
+    workers = 2 if n1 >= _PARALLEL_BOOT_MIN and (os.cpu_count() or 1) > 1 else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        in_flight: deque[tuple[Any, Any]] = deque()
+        for b in range(n_boot):
+            # indices drawn in order on this thread (the stream of rng.choice(x, size, replace=True)); the
+            # curves are added in the same order, so the result does not depend on the threads
+            i1, i2 = rng.integers(0, n, n1), rng.integers(0, n, n2)
+            in_flight.append((pool.submit(_aamse_curve, log_asc, i1), pool.submit(_aamse_curve, log_asc, i2)))
+            while in_flight and (len(in_flight) >= workers or b == n_boot - 1):
+                f1, f2 = in_flight.popleft()
+                q1 += f1.result()
+                q2 += f2.result()
     k1 = int(np.argmin(q1)) + 1
     k2 = int(np.argmin(q2)) + 1
     if k1 > k2 > 1:

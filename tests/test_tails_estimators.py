@@ -148,3 +148,46 @@ def test_stable_outside_table_warns_and_clips():
     with pytest.warns(UserWarning, match="above McCulloch"):
         f = fit_tail(x, "stable")
     assert f.details["clipped_to_table"] and f.alpha == pytest.approx(0.4)
+
+
+def _double_bootstrap_reference(x, n_boot, rng, eps=0.1):
+    """The double bootstrap written out directly: resamples of values, sorted, logs taken per resample."""
+    n = x.size
+    n1 = int(n ** (1.0 - eps))
+    n2 = max(int(n1 * n1 / n), 3)
+    q1, q2 = np.zeros(n1 - 1), np.zeros(n2 - 1)
+    for _ in range(n_boot):
+        for q, size in ((q1, n1), (q2, n2)):
+            s = np.sort(rng.choice(x, size, replace=True))[::-1]
+            ld = np.log(s) - np.log(s[0])
+            k = np.arange(1, size)
+            s1, s2, nxt = np.cumsum(ld)[:-1], np.cumsum(ld * ld)[:-1], ld[1:]
+            m1 = s1 / k - nxt
+            m2 = np.maximum(s2 / k - 2 * nxt * s1 / k + nxt * nxt, 0.0)
+            q += (m2 - 2 * m1 * m1) ** 2
+    return int(np.argmin(q1)) + 1, int(np.argmin(q2)) + 1
+
+
+@pytest.mark.parametrize(("seed", "n"), [(0, 3000), (1, 20_000), (2, 60_000)])
+def test_double_bootstrap_minimisers_match_the_direct_computation(monkeypatch, seed, n):
+    # Index sorting, logs taken once and two resamples at a time on threads (n1 >= 2**14 here for n = 60000)
+    # change only rounding: the AMSE minimisers k1, k2 are those of the direct computation, and the chosen k
+    # is the same with and without threads.
+    rng = np.random.default_rng(seed)
+    x = np.sort(np.abs(rng.standard_t(3, n) if seed % 2 else rng.pareto(1.5, n) + 1.0))
+    k1, k2 = _double_bootstrap_reference(x, 30, np.random.default_rng(seed))
+    calls = []
+    original = est._aamse_curve
+    monkeypatch.setattr(est, "_aamse_curve", lambda la, idx: calls.append(idx.size) or original(la, idx))
+    k_threads = est.double_bootstrap_k(x, n_boot=30, rng=np.random.default_rng(seed))
+    monkeypatch.setattr(est, "_PARALLEL_BOOT_MIN", 10**12)
+    assert est.double_bootstrap_k(x, n_boot=30, rng=np.random.default_rng(seed)) == k_threads
+    # recompute k from the reference minimisers with the same closing formula
+    n1 = int(n**0.9)
+    if k1 > k2 > 1:
+        l1, ln1 = np.log(k1), np.log(n1)
+        k_ref = (k1 * k1 / k2) * ((l1 * l1) / (2 * ln1 - l1) ** 2) ** ((ln1 - l1) / ln1)
+    else:
+        k_ref = k1 * (n / n1) ** (2.0 / 3.0)
+    assert k_threads == int(min(max(round(k_ref), est._K_FLOOR), n - 1))
+    assert len(calls) == 4 * 30  # two runs, two resamples per round
