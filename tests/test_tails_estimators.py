@@ -178,7 +178,7 @@ def test_double_bootstrap_minimisers_match_the_direct_computation(monkeypatch, s
     k1, k2 = _double_bootstrap_reference(x, 30, np.random.default_rng(seed))
     calls = []
     original = est._aamse_curve
-    monkeypatch.setattr(est, "_aamse_curve", lambda la, idx: calls.append(idx.size) or original(la, idx))
+    monkeypatch.setattr(est, "_aamse_curve", lambda la, idx, k: calls.append(idx.size) or original(la, idx, k))
     k_threads = est.double_bootstrap_k(x, n_boot=30, rng=np.random.default_rng(seed))
     monkeypatch.setattr(est, "_PARALLEL_BOOT_MIN", 10**12)
     assert est.double_bootstrap_k(x, n_boot=30, rng=np.random.default_rng(seed)) == k_threads
@@ -191,3 +191,15 @@ def test_double_bootstrap_minimisers_match_the_direct_computation(monkeypatch, s
         k_ref = k1 * (n / n1) ** (2.0 / 3.0)
     assert k_threads == int(min(max(round(k_ref), est._K_FLOOR), n - 1))
     assert len(calls) == 4 * 30  # two runs, two resamples per round
+
+
+def test_in_place_aamse_equals_m1_m2_formula():
+    rng = np.random.default_rng(9)
+    x = np.sort(rng.pareto(1.2, 5000) + 1.0)
+    idx = rng.integers(0, x.size, 4000)
+    ld = np.log(x)[np.sort(idx)[::-1]]
+    ld -= ld[0]
+    m1, m2 = est._m1_m2(ld)
+    ref = (m2 - 2.0 * m1 * m1) ** 2
+    got = est._aamse_curve(np.log(x), idx.copy(), np.arange(1, idx.size, dtype=np.float64))
+    np.testing.assert_array_equal(got, ref)
