@@ -16,13 +16,15 @@ it comes alone (:func:`sparsity.analyze_matrix`) or in a batch (:func:`sparsity.
 from __future__ import annotations
 
 import itertools
-import os
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
+
+from sparsity._threads import available_cpus
 
 __all__ = ["BATCH_MAX_N", "SMALL_BYTES", "eigvalsh_upper", "gram_eigenvalues_many", "gram_numpy", "is_small"]
 
@@ -37,6 +39,7 @@ _GRAM_BLOCK_BYTES = 16 * 2**20
 
 _MAX_THREADS = 8
 _CONTROLLER: list[Any] = []
+_BLAS_LOCK = threading.Lock()
 
 
 def is_small(m: int, n: int) -> bool:
@@ -75,6 +78,8 @@ def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
     from scipy.linalg import lapack
 
     n = int(G.shape[0])
+    if n == 1:
+        return np.array([G[0, 0]], dtype=np.float64)
     lwork = max(int(lapack.dsytrd_lwork(n, lower=0)[0]), 1)
     _, d, e, _, info = lapack.dsytrd(G, lower=0, lwork=lwork, overwrite_a=1)
     if info == 0:
@@ -85,7 +90,10 @@ def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
 
 
 def _single_threaded_blas() -> AbstractContextManager[Any]:
-    """Limit every loaded BLAS (NumPy's and SciPy's OpenBLAS) to one thread; the controller is built once."""
+    """Limit every loaded BLAS (NumPy's and SciPy's OpenBLAS) to one thread; the controller is built once.
+
+    The limit is process-wide: callers hold :data:`_BLAS_LOCK` while it is in force.
+    """
     if not _CONTROLLER:
         from threadpoolctl import ThreadpoolController
 
@@ -94,13 +102,13 @@ def _single_threaded_blas() -> AbstractContextManager[Any]:
 
 
 def _workers(tasks: int) -> int:
-    return max(1, min(tasks, os.cpu_count() or 1, _MAX_THREADS))
+    return max(1, min(tasks, available_cpus(), _MAX_THREADS))
 
 
-def _gram_small(A: np.ndarray) -> np.ndarray:
-    """``A^T A`` in float64 through NumPy's ``matmul`` (BLAS ``syrk``, GIL released), full symmetric."""
+def _gram_into(A: np.ndarray, out: np.ndarray) -> None:
+    """``out = A^T A`` in float64 through NumPy's ``matmul`` (BLAS ``syrk``, GIL released), full symmetric."""
     A64 = np.ascontiguousarray(A, dtype=np.float64)
-    return A64.T @ A64
+    np.matmul(A64.T, A64, out=out)
 
 
 def _eigvalsh_stack(stack: np.ndarray) -> np.ndarray:
@@ -117,24 +125,30 @@ def _eigvalsh_stack(stack: np.ndarray) -> np.ndarray:
 def gram_eigenvalues_many(mats: list[np.ndarray]) -> list[np.ndarray]:
     """Ascending eigenvalues of ``A^T A`` for each 2-D float NumPy matrix ``A`` (``m >= n``) in ``mats``.
 
-    Small matrices (:func:`is_small`): Gram matrices on threads, then eigenvalues of stacks of equal size on
-    threads, all with single-threaded BLAS. The others: :func:`gram_numpy` and :func:`eigvalsh_upper` with every BLAS
-    thread. The result of each matrix does not depend on which others come with it.
+    Small matrices (:func:`is_small`): for each size, the Gram matrices are written into one ``(k, n, n)``
+    stack on threads, then the stack's eigenvalues are found on threads, all with single-threaded BLAS. The
+    others: :func:`gram_numpy` and :func:`eigvalsh_upper` with every BLAS thread. The result of each matrix
+    does not depend on which others come with it.
+
+    The single-thread BLAS limit is process-wide while the small matrices are solved; calls from several
+    threads are serialised by a lock (so that none of them runs under another's limit), and the limit is
+    lifted afterwards even on error.
     """
     out: list[np.ndarray] = [np.empty(0)] * len(mats)
-    small = [i for i, A in enumerate(mats) if is_small(*A.shape)]
-    for i in sorted(set(range(len(mats))) - set(small)):
-        out[i] = eigvalsh_upper(gram_numpy(mats[i]))
-    if not small:
-        return out
-    with _single_threaded_blas():
-        with ThreadPoolExecutor(max_workers=_workers(len(small))) as pool:
-            grams = list(pool.map(_gram_small, [mats[i] for i in small]))
-        by_size: dict[int, list[int]] = defaultdict(list)
-        for pos, G in enumerate(grams):
-            by_size[int(G.shape[0])].append(pos)
-        for positions in by_size.values():
-            evals = _eigvalsh_stack(np.stack([grams[p] for p in positions]))
-            for p, e in zip(positions, evals, strict=True):
-                out[small[p]] = e
+    by_size: dict[int, list[int]] = defaultdict(list)
+    with _BLAS_LOCK:
+        for i, A in enumerate(mats):
+            if is_small(*A.shape):
+                by_size[int(A.shape[1])].append(i)
+            else:
+                out[i] = eigvalsh_upper(gram_numpy(A))
+        if not by_size:
+            return out
+        with _single_threaded_blas():
+            for n, idxs in by_size.items():
+                stack = np.empty((len(idxs), n, n))
+                with ThreadPoolExecutor(max_workers=_workers(len(idxs))) as pool:
+                    list(pool.map(_gram_into, [mats[i] for i in idxs], stack))
+                for i, e in zip(idxs, _eigvalsh_stack(stack), strict=True):
+                    out[i] = e
     return out

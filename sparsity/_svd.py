@@ -183,6 +183,7 @@ def oriented_matrices(W: np.ndarray) -> tuple[list[np.ndarray], float]:
     ``scale`` is 1 unless the largest magnitude is outside ``2**+-400``; then ``W`` is divided by it, which
     keeps the squares in float64 range. An all-zero ``W`` gives no matrices and ``scale = 0``.
     """
+    W = np.asarray(W)  # ndarray subclasses (np.matrix) reshape differently
     m, n = int(W.shape[-2]), int(W.shape[-1])
     scale = float(np.max(np.abs(W)))
     if scale == 0.0:
@@ -201,7 +202,10 @@ def eigenvalues_from_grams(shape: tuple[int, ...], evals: list[np.ndarray], scal
     if not evals:
         return np.zeros((*shape[:-2], r))
     e = np.clip(np.stack(evals)[:, ::-1], 0.0, None).reshape(*shape[:-2], r)
-    return e * (scale * scale) if scale != 1.0 else e
+    if scale == 1.0:
+        return e
+    with np.errstate(over="ignore"):  # eigenvalues beyond the float64 range are inf (exact zeros stay 0)
+        return e * scale * scale
 
 
 def svd_factors(W: Any, k: int, *, xp: Any) -> tuple[Any, Any, Any]:

@@ -27,7 +27,6 @@ estimate of the asymptotic MSE of Hill's estimator; the moments, Pickands and ra
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +34,8 @@ from typing import Any
 
 import numpy as np
 from scipy import interpolate
+
+from sparsity._threads import available_cpus
 
 _K_FLOOR = 10
 """Smallest k the double bootstrap returns (below it every estimator is noise)."""
@@ -113,6 +114,9 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
     ``k = k1**2 / k2 * ((log k1)**2 / (2 log n1 - log k1)**2) ** ((log n1 - log k1) / log n1)``.
     When the noisy minimisers give ``k2 >= k1`` (impossible in the asymptotics), ``k = k1 (n / n1)**(2/3)``
     (second-order parameter rho = -1). The result is clipped to ``[10, n - 1]``.
+
+    ``x`` must be sorted ascending (positive): resamples are drawn as indices (the stream of
+    ``rng.choice(x, size, replace=True)``) and put in order by sorting the indices.
     """
     n = x.size
     n1 = int(n ** (1.0 - eps))
@@ -123,7 +127,7 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
     q2 = np.zeros(n2 - 1)
     log_asc = np.log(x)
     k1s, k2s = np.arange(1, n1, dtype=np.float64), np.arange(1, n2, dtype=np.float64)
-    workers = 2 if n1 >= _PARALLEL_BOOT_MIN and (os.cpu_count() or 1) > 1 else 1
+    workers = 2 if n1 >= _PARALLEL_BOOT_MIN and available_cpus() > 1 else 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         in_flight: deque[tuple[Any, Any]] = deque()
         for b in range(n_boot):

@@ -14,13 +14,13 @@ The smooth sparsity measures live in :mod:`sparsity.measures`.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from sparsity._array_api import to_numpy
+from sparsity._threads import available_cpus
 from sparsity._validation import check_k, check_p, check_positive_float, flat_magnitudes, raise_if_nonfinite
 
 __all__ = [
@@ -123,7 +123,7 @@ def _map_segments(fn: Any, bounds: list[tuple[int, int]], *args: Any) -> list[An
     """Run ``fn(lo, hi, *args)`` per segment, on threads when there are several (NumPy releases the GIL)."""
     if len(bounds) == 1:
         return [fn(*bounds[0], *args)]
-    workers = min(len(bounds), os.cpu_count() or 1, _MAX_THREADS)
+    workers = min(len(bounds), available_cpus(), _MAX_THREADS)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda b: fn(*b, *args), bounds))
 
@@ -141,7 +141,7 @@ def _sort_magnitudes(a: np.ndarray) -> None:
     view = {4: np.int32, 8: np.int64}.get(a.dtype.itemsize) if a.dtype.kind == "f" else None
     v = a.view(view) if view is not None else a
     n = v.shape[0]
-    threads = min(os.cpu_count() or 1, _MAX_THREADS, n // _PARALLEL_SORT_MIN)
+    threads = min(available_cpus(), _MAX_THREADS, n // _PARALLEL_SORT_MIN)
     if threads < 2:
         v.sort()
         return

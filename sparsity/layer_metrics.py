@@ -395,11 +395,20 @@ def analyze_weights(
     pending: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row so far, prepared record)
 
     def flush() -> None:
-        evals = gram_eigenvalues_many([A for _, rec in pending for A in rec["mats"]])
+        try:
+            evals = gram_eigenvalues_many([A for _, rec in pending for A in rec["mats"]])
+        except (ValueError, np.linalg.LinAlgError):
+            evals = None  # a batch failed: solve each tensor alone, so that only the failing one fails
         start = 0
         for row, rec in pending:
             count = len(rec["mats"])
-            row.update(_finish(rec, evals[start : start + count], int(min_evals)))
+            try:
+                mine = evals[start : start + count] if evals is not None else gram_eigenvalues_many(rec["mats"])
+                row.update(_finish(rec, mine, int(min_evals)))
+            except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
+                if errors == "raise":
+                    raise ValueError(f"tensor {row['name']!r}: {exc}") from exc
+                row.update({"shape": rec["row"]["shape"], "status": "failed", "reason": str(exc)})
             start += count
         pending.clear()
 

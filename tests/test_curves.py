@@ -355,7 +355,7 @@ def test_partitioned_parallel_sort_equals_numpy_sort(monkeypatch, dtype, cpus):
     if np.issubdtype(dtype, np.floating):
         a[3], a[11] = np.inf, np.nan
     monkeypatch.setattr(curves, "_PARALLEL_SORT_MIN", 1000)
-    monkeypatch.setattr(curves.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(curves, "available_cpus", lambda: cpus)
     got = a.copy()
     curves._sort_magnitudes(got)
     np.testing.assert_array_equal(got, np.sort(a))

@@ -23,7 +23,7 @@ def _matrices() -> list[np.ndarray]:
 
 @pytest.mark.parametrize("cpus", [1, 2, 3, 8])
 def test_batched_eigenvalues_equal_each_matrix_alone_bitwise(monkeypatch, cpus):
-    monkeypatch.setattr(_gram.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(_gram, "available_cpus", lambda: cpus)
     mats = _matrices()
     batch = _gram.gram_eigenvalues_many(mats)
     for A, e in zip(mats, batch, strict=True):
@@ -48,7 +48,11 @@ def test_large_matrices_take_the_all_threads_path(monkeypatch):
     small_path = _gram.gram_eigenvalues_many([A])[0]
     monkeypatch.setattr(_gram, "SMALL_BYTES", 8 * 300 * 100)
     assert not _gram.is_small(400, 100) and _gram.is_small(200, 100)
+    calls = []
+    original = _gram.eigvalsh_upper
+    monkeypatch.setattr(_gram, "eigvalsh_upper", lambda G: calls.append(G.shape) or original(G))
     alone = _gram.gram_eigenvalues_many([A])[0]
+    assert calls == [(100, 100)]
     np.testing.assert_array_equal(_gram.gram_eigenvalues_many([B, A, B])[1], alone)
     np.testing.assert_allclose(alone, small_path, rtol=0, atol=1e3 * EPS64 * small_path[-1])
 
@@ -59,6 +63,9 @@ def test_analyze_weights_rows_equal_analyze_matrix(monkeypatch):
     import sparsity.layer_metrics as lm
 
     monkeypatch.setattr(lm, "_PENDING_BYTES", 300_000)
+    batches = []
+    original = lm.gram_eigenvalues_many
+    monkeypatch.setattr(lm, "gram_eigenvalues_many", lambda mats: batches.append(len(mats)) or original(mats))
     rng = np.random.default_rng(2)
     tensors = {
         "a": rng.standard_t(2.5, (300, 120)),
@@ -69,6 +76,7 @@ def test_analyze_weights_rows_equal_analyze_matrix(monkeypatch):
         "d": rng.standard_t(4.0, (120, 120)),
     }
     df = sp.analyze_weights(tensors, entries=False)
+    batches, weights_batches = [], list(batches)
     for name, W in tensors.items():
         row = df[df["name"] == name].iloc[0]
         one = sp.analyze_matrix(W, entries=False)
@@ -76,3 +84,88 @@ def test_analyze_weights_rows_equal_analyze_matrix(monkeypatch):
             a, b = row[key], one[key]
             assert (a == b) or (np.isnan(a) and np.isnan(b)), (name, key, a, b)
         assert row["status"] == one["status"]
+    assert max(weights_batches) > 9  # found in batches (the conv kernel alone has 9 matrices)
+    assert sum(weights_batches) == 2 + 9 + 2  # a, b, the 3x3 conv slices, c and d (zero has no matrices)
+
+
+def test_one_column_and_one_row_matrices():
+    for W in (np.ones((5, 1), np.float32), np.ones((1, 7)), np.full((3, 1), 2.0)):
+        s = sp.singular_values(W, method="gram")
+        norm = np.linalg.norm(W.astype(np.float64))
+        np.testing.assert_allclose(s, [norm], rtol=1e-12)
+        assert sp.esd(W)[0] == pytest.approx(norm**2, rel=1e-12)
+    G = np.array([[4.0]])
+    assert _gram.eigvalsh_upper(G.copy()).tolist() == [4.0]
+
+
+def test_one_column_matrix_on_the_large_path(monkeypatch):
+    monkeypatch.setattr(_gram, "SMALL_BYTES", 0)
+    A = np.arange(1.0, 11.0)[:, None]
+    assert _gram.gram_eigenvalues_many([A])[0].tolist() == [float(np.sum(A * A))]
+
+
+def test_huge_entries_keep_zero_eigenvalues_zero():
+    # |W| up to 2**600: the squares overflow to inf, but the exact zeros of the spectrum must stay 0, not NaN
+    W = np.zeros((6, 4))
+    W[0, 0] = 2.0**600
+    e = sp.esd(W)
+    assert not np.any(np.isnan(e)) and np.isinf(e[0]) and np.all(e[1:] == 0)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_ndarray_subclass_input():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((40, 60))
+    row = sp.analyze_matrix(np.asmatrix(A), entries=False)
+    assert row["alpha_ww"] == sp.analyze_matrix(A, entries=False)["alpha_ww"]
+
+
+def test_concurrent_callers_restore_blas_threads():
+    # The single-thread BLAS limit is process-wide; concurrent callers are serialised and the thread counts
+    # are the same after as before.
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    before = [d["num_threads"] for d in threadpool_info()]
+    mats = _matrices()
+    errors = []
+
+    def work():
+        try:
+            for _ in range(3):
+                _gram.gram_eigenvalues_many(mats)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert [d["num_threads"] for d in threadpool_info()] == before
+
+
+def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
+    import sparsity.layer_metrics as lm
+
+    original = lm.gram_eigenvalues_many
+
+    def flaky(mats):
+        if any(A.shape == (77, 33) for A in mats):
+            raise np.linalg.LinAlgError("eigenvalues did not converge")
+        return original(mats)
+
+    monkeypatch.setattr(lm, "gram_eigenvalues_many", flaky)
+    rng = np.random.default_rng(5)
+    tensors = {
+        "ok1": rng.standard_normal((50, 30)),
+        "bad": rng.standard_normal((77, 33)),
+        "ok2": rng.standard_normal((60, 20)),
+    }
+    df = sp.analyze_weights(tensors, entries=False)
+    assert list(df["status"]) == ["ok", "failed", "ok"]
+    assert "did not converge" in df.loc[1, "reason"]
+    with pytest.raises(ValueError, match="tensor 'bad'"):
+        sp.analyze_weights(tensors, entries=False, errors="raise")
