@@ -174,8 +174,9 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     return top, float(xp.sum(r * r)) * scale * scale, n
 
 
-_PENDING_BYTES = 64 * 2**20
-"""analyze_weights keeps up to this many bytes of small matrices before finding their spectra as one batch."""
+_PENDING_BYTES = 16 * 2**20
+"""analyze_weights keeps small matrices (and counts their future Gram matrices) up to this many bytes before
+finding their spectra as one batch: a bounded addition to the peak memory of one tensor at a time."""
 
 _PARTITION_FACTOR = 4
 """The partial sort keeps ``4 * entry_top`` magnitudes: room for one 4x widening of the xmin window."""
@@ -432,7 +433,7 @@ def analyze_weights(
         if "mats" in rec:
             # small matrices wait (at most _PENDING_BYTES of them) to have their eigenvalues found together
             pending.append((row, rec))
-            pending_bytes += sum(A.nbytes for A in rec["mats"])
+            pending_bytes += sum(A.nbytes + 8 * A.shape[1] ** 2 for A in rec["mats"])
             if pending_bytes > _PENDING_BYTES:
                 flush()
                 pending_bytes = 0
