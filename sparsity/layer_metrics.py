@@ -367,6 +367,12 @@ def analyze_weights(
     pandas.DataFrame
         Columns ``layer_id``, ``name`` and the keys of :func:`analyze_matrix`.
 
+    Notes
+    -----
+    Tensors are read one at a time and released before the next is read. The spectra of small NumPy matrices
+    (see :mod:`sparsity._gram`) wait, up to 16 MB of them, to be found together on all cores with
+    single-threaded BLAS; each row is bitwise the row :func:`analyze_matrix` gives for that tensor alone.
+
     Examples
     --------
     >>> import numpy as np
