@@ -98,3 +98,26 @@ def test_window_bound_is_a_lower_bound():
     assert np.all(win <= exact)
     # the window contains the grid maximiser itself, so it is at least the grid bound
     assert np.all(win >= grid)
+
+
+@pytest.mark.parametrize(("ties", "chunk"), [(False, 1 << 21), (True, 1 << 21), (True, 5000)])
+def test_vectorised_short_tails_equal_the_per_candidate_scan(monkeypatch, ties, chunk):
+    # every candidate of a 3000-value sample (tails from 3 to 2998: short ones vectorised, long ones blocked),
+    # in one chunk or many: bitwise the plain per-candidate scan
+    import importlib
+
+    ks = importlib.import_module("sparsity.kernels.ks_scan")  # the module (the package exports a function)
+    rng = np.random.default_rng(11)
+    x = np.sort(rng.random(3000) ** (-1 / 1.2))
+    if ties:
+        x = np.sort(np.round(x, 1))
+    first = _first_index(x)
+    cand = np.flatnonzero(first == np.arange(x.size))[:-2]
+    L = np.log(x)
+    alpha, cn = _continuous_alphas(L, cand, x.size, None)
+    monkeypatch.setattr(ks, "_CHUNK_ELEMENTS", chunk)
+    d, j = ks_scan_numpy(L, first, cand, alpha, cn, 0)
+    d_plain, j_plain = ks_scan_numpy(L, first, cand, alpha, cn, 0, blocks=False)
+    assert np.any(x.size - cand < ks._SHORT_TAIL) and np.any(x.size - cand >= ks._SHORT_TAIL)
+    np.testing.assert_array_equal(d, d_plain)
+    np.testing.assert_array_equal(j, j_plain)

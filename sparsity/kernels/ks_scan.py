@@ -28,6 +28,8 @@ __all__ = ["ks_scan", "ks_scan_cupy", "ks_scan_numpy", "ks_window_numpy"]
 _CHUNK_ELEMENTS = 1 << 21
 # |G| <= 1; the block bounds are exact up to a few ulp of rounding, so 1e-12 keeps every block that matters
 _BLOCK_MARGIN = 1e-12
+# tails shorter than this take the plain exact scan in _exact_blocks (every point): vectorised over candidates
+_SHORT_TAIL = 1024
 
 
 def _g_abs(
@@ -61,7 +63,7 @@ def _exact_blocks(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: fl
     """
     # block bound slack ~ 1/nb must be well below D ~ 1/sqrt(m): nb = 16 sqrt(m) keeps ~10% of the blocks open
     nb = min(m // 4, int(16 * np.sqrt(m)))
-    if nb < 8 or m < 1024:
+    if nb < 8 or m < _SHORT_TAIL:
         return _exact_plain(L, first, i, alpha, cn, m)
     t = np.arange(nb + 1, dtype=np.int64)
     jg = i + (t * (m - 1)) // nb
@@ -87,6 +89,31 @@ def _exact_blocks(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: fl
     if tie.size:
         cand = min(cand, int(tie.min()))
     return float(gg[ga]), cand
+
+
+def _exact_plain_many(
+    L: np.ndarray, first: np.ndarray, cand: np.ndarray, alpha: np.ndarray, cn: np.ndarray, m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_exact_plain` for many short tails at once: one ``(candidates, max tail)`` array per chunk.
+
+    The same points and the same elementwise formula, so the same result; points past a tail's end are
+    evaluated at a clipped index and then ignored (set to -1 before the row maximum).
+    """
+    n = L.shape[0]
+    dmax = np.empty(cand.shape[0])
+    jmax = np.empty(cand.shape[0], dtype=np.int64)
+    rows = max(1, _CHUNK_ELEMENTS // max(int(m.max()), 1))
+    for s in range(0, cand.shape[0], rows):
+        i, mm = cand[s : s + rows, None], m[s : s + rows, None]
+        t = np.arange(int(mm.max()))[None, :]
+        j = np.minimum(i + t, n - 1)
+        g = _g_abs(L, first, j, i, alpha[s : s + rows, None], cn[s : s + rows, None], mm.astype(np.float64))
+        g[t >= mm] = -1.0
+        a = np.argmax(g, axis=1)
+        r = np.arange(g.shape[0])
+        dmax[s : s + rows] = g[r, a]
+        jmax[s : s + rows] = first[j[r, a]]
+    return dmax, jmax
 
 
 def ks_scan_numpy(
@@ -133,8 +160,12 @@ def ks_scan_numpy(
         return dmax, jmax
     m_all = n - cand
     if k == 0:
+        # short tails (where the block path would evaluate every point anyway) all at once, long ones one by one
+        short = np.flatnonzero(m_all < _SHORT_TAIL) if blocks else np.zeros(0, dtype=np.int64)
+        if short.size:
+            dmax[short], jmax[short] = _exact_plain_many(L, first, cand[short], alpha[short], cn[short], m_all[short])
         exact = _exact_blocks if blocks else _exact_plain
-        for c in range(nc):
+        for c in np.setdiff1d(np.arange(nc), short, assume_unique=True):
             dmax[c], jmax[c] = exact(L, first, int(cand[c]), alpha[c], cn[c], int(m_all[c]))
         return dmax, jmax
     t1 = np.arange(1, k + 1, dtype=np.int64)
