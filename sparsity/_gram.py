@@ -16,6 +16,7 @@ it comes alone (:func:`sparsity.analyze_matrix`) or in a batch (:func:`sparsity.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,16 @@ _GRAM_BLOCK_BYTES = 16 * 2**20
 _MAX_THREADS = 8
 _CONTROLLER: list[Any] = []
 _BLAS_LOCK = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    """A child forked while another thread held the lock would never get it: give the child a fresh one."""
+    global _BLAS_LOCK
+    _BLAS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def is_small(m: int, n: int) -> bool:
@@ -134,6 +145,7 @@ def gram_eigenvalues_many(mats: list[np.ndarray]) -> list[np.ndarray]:
     threads are serialised by a lock (so that none of them runs under another's limit), and the limit is
     lifted afterwards even on error.
     """
+    mats = [np.asarray(A) for A in mats]  # any conversion happens before the lock is taken
     out: list[np.ndarray] = [np.empty(0)] * len(mats)
     by_size: dict[int, list[int]] = defaultdict(list)
     with _BLAS_LOCK:

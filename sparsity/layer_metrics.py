@@ -87,6 +87,12 @@ def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> 
     row["num_evals"] = int(lam.size)
     if lam_max <= 0:
         return row, ["all-zero matrix: no spectrum to fit"], "skipped"
+    if not math.isfinite(lam_max):
+        return (
+            row,
+            ["the largest eigenvalue of W^T W overflows float64 (|W| above ~1e154): no spectrum to fit"],
+            "failed",
+        )
     s = np.sqrt(lam)
     norm = float(np.sum(lam))
     tol_s = float(s[0]) * big * _EPS64
@@ -414,8 +420,8 @@ def analyze_weights(
                 row.update(_finish(rec, mine, int(min_evals)))
             except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
                 if errors == "raise":
-                    raise ValueError(f"tensor {row['name']!r}: {exc}") from exc
-                row.update({"shape": rec["row"]["shape"], "status": "failed", "reason": str(exc)})
+                    raise type(exc)(f"tensor {row['name']!r}: {exc}") from exc
+                row.update({**rec["row"], "status": "failed", "reason": str(exc)})
             start += count
         pending.clear()
 

@@ -169,3 +169,35 @@ def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
     assert "did not converge" in df.loc[1, "reason"]
     with pytest.raises(ValueError, match="tensor 'bad'"):
         sp.analyze_weights(tensors, entries=False, errors="raise")
+
+
+def test_overflowing_spectrum_gives_a_failed_row_with_the_reason():
+    W = np.random.default_rng(6).standard_normal((30, 20)) * 1e300
+    row = sp.analyze_matrix(W, entries=False)
+    assert row["status"] == "failed" and "overflows float64" in row["reason"]
+
+
+def test_failed_batch_row_keeps_identity_columns_and_error_type(monkeypatch):
+    import sparsity.layer_metrics as lm
+
+    def broken(mats):
+        raise np.linalg.LinAlgError("eigenvalues did not converge")
+
+    monkeypatch.setattr(lm, "gram_eigenvalues_many", broken)
+    df = sp.analyze_weights({"w": np.ones((12, 10))}, entries=False)
+    assert (df.loc[0, "N"], df.loc[0, "M"], df.loc[0, "rf"], df.loc[0, "status"]) == (12, 10, 1, "failed")
+    with pytest.raises(np.linalg.LinAlgError, match="tensor 'w'"):
+        sp.analyze_weights({"w": np.ones((12, 10))}, entries=False, errors="raise")
+
+
+def test_lock_is_fresh_in_a_forked_child():
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    with _gram._BLAS_LOCK:
+        pid = os.fork()
+        if pid == 0:  # child: the inherited lock was held by the parent's thread; a new one must be free
+            os._exit(0 if _gram._BLAS_LOCK.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
