@@ -73,6 +73,8 @@ def _exact_blocks(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: fl
     e = (jj - i) / fm
     gg = np.abs(F - e)
     best = float(gg.max())
+    if not np.isfinite(best):  # NaN alpha (an invalid candidate): the plain scan defines the result
+        return _exact_plain(L, first, i, alpha, cn, m)
     ub = np.maximum(F[1:] - e[:-1], e[1:] - F[:-1])
     open_blocks = np.flatnonzero(ub + _BLOCK_MARGIN >= best)
     lo, hi = jg[open_blocks], jg[open_blocks + 1]
