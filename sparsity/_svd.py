@@ -110,17 +110,21 @@ def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = Tr
     return "gram"
 
 
+def _scaled_for_squares(W: Any, xp: Any) -> tuple[Any, float]:
+    """``(W / scale, scale)`` with squares safe in float64: ``scale = 1`` (no copy) when the largest magnitude is
+    within ``2**+-400``, else the largest magnitude itself (``W`` divided in float64); 0 for an all-zero ``W``."""
+    scale = float(xp.max(xp.abs(W)))
+    if scale == 0.0 or 2.0**-400 < scale < 2.0**400:
+        return W, (1.0 if scale else 0.0)
+    return xp.astype(W, xp.float64) / scale, scale
+
+
 def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
     """Eigenvalues of the smaller Gram matrix of ``W / scale`` (float64, descending, clipped at 0) and ``scale``."""
     m, n = int(W.shape[-2]), int(W.shape[-1])
-    # Scale by the largest magnitude so the squares neither overflow nor underflow in float64.
-    scale = float(xp.max(xp.abs(W)))
+    A, scale = _scaled_for_squares(W, xp)
     if scale == 0.0:
         return xp.zeros((*W.shape[:-2], min(m, n)), dtype=xp.float64), 1.0
-    if 2.0**-400 < scale < 2.0**400:
-        scale, A = 1.0, W
-    else:
-        A = xp.astype(W, xp.float64) / scale
     if isinstance(A, np.ndarray) and A.ndim == 2:
         e = _gram_eigvalsh_numpy(A if m >= n else A.T)
     else:
@@ -185,13 +189,9 @@ def oriented_matrices(W: np.ndarray) -> tuple[list[np.ndarray], float]:
     """
     W = np.asarray(W)  # ndarray subclasses (np.matrix) reshape differently
     m, n = int(W.shape[-2]), int(W.shape[-1])
-    scale = float(np.max(np.abs(W)))
+    A, scale = _scaled_for_squares(W, np)
     if scale == 0.0:
         return [], 0.0
-    if 2.0**-400 < scale < 2.0**400:
-        scale, A = 1.0, W
-    else:
-        A = W.astype(np.float64) / scale
     return [M if m >= n else M.T for M in A.reshape(-1, m, n)], scale
 
 

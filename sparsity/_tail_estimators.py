@@ -49,15 +49,26 @@ def _log_desc(x: np.ndarray) -> np.ndarray:
     return lg - lg[0]
 
 
-def _m1_m2(ld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """M_1(k), M_2(k) for k = 1..n-1 from descending (shifted) logs."""
-    k = np.arange(1, ld.size, dtype=np.float64)
-    s1 = np.cumsum(ld)[:-1]
-    s2 = np.cumsum(ld * ld)[:-1]
-    nxt = ld[1:]
-    m1 = s1 / k - nxt
-    m2 = s2 / k - 2.0 * nxt * s1 / k + nxt * nxt
-    return m1, np.maximum(m2, 0.0)
+def _m1_m2(ld: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """M_1(k), M_2(k) for k = 1..n-1 from descending (shifted) logs ``ld`` (``k = arange(1, n)`` as float64).
+
+    ``M_1 = s1 / k - nxt`` and ``M_2 = max(0, s2 / k - 2 nxt s1 / k + nxt^2)`` (``s1``, ``s2`` the running sums
+    of ``ld`` and ``ld^2``, ``nxt`` the next value), evaluated in that order in place: 4 arrays, not 12.
+    """
+    head, nxt = ld[:-1], ld[1:]
+    s1 = np.cumsum(head)
+    m1 = s1 / k
+    m1 -= nxt
+    m2 = np.square(head)
+    np.cumsum(m2, out=m2)
+    m2 /= k
+    tmp = np.multiply(nxt, 2.0)
+    tmp *= s1
+    tmp /= k
+    m2 -= tmp
+    np.multiply(nxt, nxt, out=tmp)
+    m2 += tmp
+    return m1, np.maximum(m2, 0.0, out=m2)
 
 
 def ks_pareto(x: np.ndarray, xmin: float, alpha: float) -> float:
@@ -77,25 +88,12 @@ def _aamse_curve(log_asc: np.ndarray, idx: np.ndarray, k: np.ndarray) -> np.ndar
     ``k = arange(1, r)`` as float64).
 
     The resample is put in descending order by sorting its indices (integers; the logarithms are taken once
-    for the whole sample). The arithmetic is that of :func:`_m1_m2`, in place (4 arrays instead of 12).
+    for the whole sample).
     """
     idx.sort()
     ld = log_asc[idx[::-1]]
     ld -= ld[0]
-    head, nxt = ld[:-1], ld[1:]
-    s1 = np.cumsum(head)
-    m1 = s1 / k
-    m1 -= nxt  # M_1 = s1 / k - nxt
-    m2 = np.square(head)
-    np.cumsum(m2, out=m2)
-    m2 /= k
-    tmp = np.multiply(nxt, 2.0)
-    tmp *= s1
-    tmp /= k
-    m2 -= tmp
-    np.multiply(nxt, nxt, out=tmp)
-    m2 += tmp  # M_2 = s2 / k - 2 nxt s1 / k + nxt^2, evaluated in that order
-    np.maximum(m2, 0.0, out=m2)
+    m1, m2 = _m1_m2(ld, k)
     m1 *= m1
     m1 *= 2.0
     m2 -= m1

@@ -88,11 +88,8 @@ def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> 
     if lam_max <= 0:
         return row, ["all-zero matrix: no spectrum to fit"], "skipped"
     if not math.isfinite(lam_max):
-        return (
-            row,
-            ["the largest eigenvalue of W^T W overflows float64 (|W| above ~1e154): no spectrum to fit"],
-            "failed",
-        )
+        reason = "the largest eigenvalue of W^T W overflows float64 (a singular value above ~1e154): no spectrum to fit"
+        return row, [reason], "failed"
     s = np.sqrt(lam)
     norm = float(np.sum(lam))
     tol_s = float(s[0]) * big * _EPS64

@@ -10,9 +10,9 @@ from sparsity._csn import _continuous_alphas, _first_index
 from sparsity.kernels.ks_scan import ks_scan_numpy
 
 
-def _setup(seed: int, ties: bool):
+def _setup(seed: int, ties: bool, n: int = 400, alpha: float = 1.3):
     rng = np.random.default_rng(seed)
-    x = np.sort(rng.random(400) ** (-1 / 1.3))
+    x = np.sort(rng.random(n) ** (-1 / alpha))
     if ties:
         x = np.sort(np.round(x, 1))
     first = _first_index(x)
@@ -107,14 +107,7 @@ def test_vectorised_short_tails_equal_the_per_candidate_scan(monkeypatch, ties, 
     import importlib
 
     ks = importlib.import_module("sparsity.kernels.ks_scan")  # the module (the package exports a function)
-    rng = np.random.default_rng(11)
-    x = np.sort(rng.random(3000) ** (-1 / 1.2))
-    if ties:
-        x = np.sort(np.round(x, 1))
-    first = _first_index(x)
-    cand = np.flatnonzero(first == np.arange(x.size))[:-2]
-    L = np.log(x)
-    alpha, cn = _continuous_alphas(L, cand, x.size, None)
+    x, L, first, cand, alpha, cn = _setup(11, ties, n=3000, alpha=1.2)
     monkeypatch.setattr(ks, "_CHUNK_ELEMENTS", chunk)
     d, j = ks_scan_numpy(L, first, cand, alpha, cn, 0)
     d_plain, j_plain = ks_scan_numpy(L, first, cand, alpha, cn, 0, blocks=False)

@@ -93,6 +93,14 @@ def _exact_blocks(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: fl
     return float(gg[ga]), cand
 
 
+def _row_max(g: np.ndarray, j: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (candidate) of ``g = |G|`` at indices ``j``: the largest value and ``first[j]`` at its first
+    occurrence."""
+    a = np.argmax(g, axis=1)
+    r = np.arange(g.shape[0])
+    return g[r, a], first[j[r, a]]
+
+
 def _exact_plain_many(
     L: np.ndarray, first: np.ndarray, cand: np.ndarray, alpha: np.ndarray, cn: np.ndarray, m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -111,10 +119,7 @@ def _exact_plain_many(
         j = np.minimum(i + t, n - 1)
         g = _g_abs(L, first, j, i, alpha[s : s + rows, None], cn[s : s + rows, None], mm.astype(np.float64))
         g[t >= mm] = -1.0
-        a = np.argmax(g, axis=1)
-        r = np.arange(g.shape[0])
-        dmax[s : s + rows] = g[r, a]
-        jmax[s : s + rows] = first[j[r, a]]
+        dmax[s : s + rows], jmax[s : s + rows] = _row_max(g, j, first)
     return dmax, jmax
 
 
@@ -178,10 +183,7 @@ def ks_scan_numpy(
         m = m_all[s : s + rows, None]
         j = i + (t1[None, :] * (m - 1)) // k
         g = _g_abs(L, gather, j, i, alpha[s : s + rows, None], cn[s : s + rows, None], m.astype(np.float64))
-        a = np.argmax(g, axis=1)
-        r = np.arange(g.shape[0])
-        dmax[s : s + rows] = g[r, a]
-        jmax[s : s + rows] = first[j[r, a]]
+        dmax[s : s + rows], jmax[s : s + rows] = _row_max(g, j, first)
     return dmax, jmax
 
 
