@@ -114,3 +114,20 @@ def test_vectorised_short_tails_equal_the_per_candidate_scan(monkeypatch, ties, 
     assert np.any(x.size - cand < ks._SHORT_TAIL) and np.any(x.size - cand >= ks._SHORT_TAIL)
     np.testing.assert_array_equal(d, d_plain)
     np.testing.assert_array_equal(j, j_plain)
+
+
+def test_batched_block_scan_with_an_invalid_candidate_equals_the_plain_scan():
+    # long tails are scanned together; a NaN alpha among them (candidate 5; candidate 0 is a short tail)
+    # gives the plain scan's NaN and index, and does not disturb its neighbours in the batch
+    rng = np.random.default_rng(12)
+    x = np.sort(rng.random(6000) ** (-1 / 1.4))
+    first = _first_index(x)
+    cand = np.flatnonzero(first == np.arange(x.size))[:-2][::-301][:12]  # tails 3, 304, ..., in descending order
+    L = np.log(x)
+    alpha, cn = _continuous_alphas(L, cand, x.size, None)
+    alpha[[0, 5]] = np.nan
+    d, j = ks_scan_numpy(L, first, cand, alpha, cn, 0)
+    d_plain, j_plain = ks_scan_numpy(L, first, cand, alpha, cn, 0, blocks=False)
+    assert np.isnan(d[0]) and np.isnan(d[5]) and np.all(np.isfinite(np.delete(d, [0, 5])))
+    np.testing.assert_array_equal(d, d_plain)
+    np.testing.assert_array_equal(j, j_plain)

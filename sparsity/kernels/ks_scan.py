@@ -53,44 +53,50 @@ def _exact_plain(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: flo
     return float(g[a]), int(first[j[a]])
 
 
-def _exact_blocks(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: float, m: int) -> tuple[float, int]:
-    """Exact max |G| over the tail, skipping blocks that cannot hold it.
+def _exact_blocks_many(
+    L: np.ndarray, first: np.ndarray, cand: np.ndarray, alpha: np.ndarray, cn: np.ndarray, m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact max |G| over the tails of many candidates (each ``m >= 32``), skipping blocks that cannot hold it.
 
-    On a block between grid indices ``a < b`` the fitted CDF ``F`` and the empirical CDF ``e`` both increase,
-    so every point has ``|G| <= max(F(b) - e(a), e(b) - F(a))``. Blocks whose bound is below the largest
-    grid value (less a rounding margin) cannot contain the maximum or its first occurrence; the others are
-    evaluated point by point with the same formula as :func:`_exact_plain`, so the result is identical.
+    Each tail is cut at ``nb + 1`` grid indices. On a block between grid indices ``a < b`` the fitted CDF ``F``
+    and the empirical CDF ``e`` both increase, so every point has ``|G| <= max(F(b) - e(a), e(b) - F(a))``.
+    Blocks whose bound is below their candidate's largest grid value (less a rounding margin) cannot contain
+    the maximum or its first occurrence; the others are evaluated point by point with the formula of
+    :func:`_g_abs`, so the result is the plain scan's. All candidates share one flat array of grid points and
+    one of block points (segments per candidate): a constant number of NumPy calls per batch.
     """
+    nc = cand.shape[0]
     # block bound slack ~ 1/nb must be well below D ~ 1/sqrt(m): nb = 16 sqrt(m) keeps ~10% of the blocks open
-    nb = min(m // 4, int(16 * np.sqrt(m)))
-    if nb < 8 or m < _SHORT_TAIL:
-        return _exact_plain(L, first, i, alpha, cn, m)
-    t = np.arange(nb + 1, dtype=np.int64)
-    jg = i + (t * (m - 1)) // nb
+    nb = np.minimum(m // 4, (16 * np.sqrt(m)).astype(np.int64))
+    cnt = nb + 1
+    seg = np.repeat(np.arange(nc), cnt)
+    t = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    i_g = cand[seg]
+    jg = i_g + (t * (m[seg] - 1)) // nb[seg]
     jj = first[jg]
-    fm = np.float64(m)
-    F = (1.0 - np.exp(-alpha * (L[jj] - L[i]))) * cn
-    e = (jj - i) / fm
+    F = (1.0 - np.exp(-alpha[seg] * (L[jj] - L[i_g]))) * cn[seg]
+    e = (jj - i_g) / m[seg].astype(np.float64)
     gg = np.abs(F - e)
-    best = float(gg.max())
-    if not np.isfinite(best):  # NaN alpha (an invalid candidate): the plain scan defines the result
-        return _exact_plain(L, first, i, alpha, cn, m)
+    best = np.maximum.reduceat(gg, np.cumsum(cnt) - cnt)
     ub = np.maximum(F[1:] - e[:-1], e[1:] - F[:-1])
-    open_blocks = np.flatnonzero(ub + _BLOCK_MARGIN >= best)
-    lo, hi = jg[open_blocks], jg[open_blocks + 1]
+    ob = np.flatnonzero((seg[1:] == seg[:-1]) & (ub + _BLOCK_MARGIN >= best[seg[:-1]]))
+    lo, hi = jg[ob], jg[ob + 1]
     lens = hi - lo + 1
-    j = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(int(lens.sum()))
-    g = _g_abs(L, first, j, np.int64(i), alpha, cn, fm)
-    a = int(np.argmax(g))
-    if g[a] > best:
-        return float(g[a]), int(first[j[a]])
-    # maximum on the grid: first grid point attaining it (every block containing it was opened)
-    ga = int(np.argmax(gg))
-    cand = int(jj[ga])
-    tie = first[j[g == gg[ga]]]
-    if tie.size:
-        cand = min(cand, int(tie.min()))
-    return float(gg[ga]), cand
+    j = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()), dtype=np.int64)
+    pseg = np.repeat(seg[ob], lens)
+    g = _g_abs(L, first, j, cand[pseg], alpha[pseg], cn[pseg], m[pseg].astype(np.float64))
+    dmax = best.copy()
+    np.maximum.at(dmax, pseg, g)
+    # first occurrence of the maximum: first[] is nondecreasing along each segment, so the smallest index hit
+    jmax = np.full(nc, np.iinfo(np.int64).max)
+    hit = gg == dmax[seg]
+    np.minimum.at(jmax, seg[hit], jj[hit])
+    hit = g == dmax[pseg]
+    np.minimum.at(jmax, pseg[hit], first[j[hit]])
+    bad = np.flatnonzero(~np.isfinite(best))
+    for c in bad:  # NaN alpha (an invalid candidate): the plain scan defines the result
+        dmax[c], jmax[c] = _exact_plain(L, first, int(cand[c]), alpha[c], cn[c], int(m[c]))
+    return dmax, jmax
 
 
 def _row_max(g: np.ndarray, j: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,13 +173,20 @@ def ks_scan_numpy(
         return dmax, jmax
     m_all = n - cand
     if k == 0:
-        # short tails (where the block path would evaluate every point anyway) all at once, long ones one by one
+        # short tails (where the block path would evaluate every point anyway) all at once, long ones in batches
         short = np.flatnonzero(m_all < _SHORT_TAIL) if blocks else np.zeros(0, dtype=np.int64)
         if short.size:
             dmax[short], jmax[short] = _exact_plain_many(L, first, cand[short], alpha[short], cn[short], m_all[short])
-        exact = _exact_blocks if blocks else _exact_plain
-        for c in np.setdiff1d(np.arange(nc), short, assume_unique=True):
-            dmax[c], jmax[c] = exact(L, first, int(cand[c]), alpha[c], cn[c], int(m_all[c]))
+        long = np.setdiff1d(np.arange(nc), short, assume_unique=True)
+        if not blocks:
+            for c in long:
+                dmax[c], jmax[c] = _exact_plain(L, first, int(cand[c]), alpha[c], cn[c], int(m_all[c]))
+            return dmax, jmax
+        # batches of about _CHUNK_ELEMENTS tail points (a long tail alone if it is longer)
+        ml = m_all[long]
+        batch = (np.cumsum(ml) - ml) // _CHUNK_ELEMENTS
+        for b in np.split(long, np.flatnonzero(np.diff(batch)) + 1) if long.size else []:
+            dmax[b], jmax[b] = _exact_blocks_many(L, first, cand[b], alpha[b], cn[b], m_all[b])
         return dmax, jmax
     t1 = np.arange(1, k + 1, dtype=np.int64)
     rows = max(1, _CHUNK_ELEMENTS // k)
