@@ -5,8 +5,8 @@ analysis is dominated by forming each ``G`` (BLAS ``syrk``) and by the symmetric
 ``syevd``, whose tridiagonal reduction is memory-bound and gains little from a second BLAS thread at these
 sizes). :func:`gram_eigenvalues_many` therefore treats *small* matrices (``n <= BATCH_MAX_N`` and a float64
 copy of at most ``SMALL_BYTES``) with single-threaded BLAS, several at once on Python threads: NumPy releases
-the GIL in ``matmul`` and in a stacked ``eigvalsh`` (not in the ``eigvalsh`` of a single matrix, so stacks
-are split in chunks of at least two). Larger matrices use every BLAS thread, one after the other.
+the GIL in ``matmul`` and :func:`sparsity._lapack.eigvalsh_upper` releases it in LAPACK (NumPy's single-matrix
+``eigvalsh`` and SciPy's f2py wrappers do not). Larger matrices use every BLAS thread, one after the other.
 
 Determinism: BLAS and LAPACK rounding depends on the number of threads, so the path is chosen by the
 matrix size alone. A small matrix gets the same float64 Gram matrix and bitwise the same eigenvalues whether
@@ -15,16 +15,15 @@ it comes alone (:func:`sparsity.analyze_matrix`) or in a batch (:func:`sparsity.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
+from sparsity._lapack import eigvalsh_upper
 from sparsity._threads import available_cpus
 
 __all__ = ["BATCH_MAX_N", "SMALL_BYTES", "eigvalsh_upper", "gram_eigenvalues_many", "gram_numpy", "is_small"]
@@ -79,27 +78,6 @@ def gram_numpy(A: np.ndarray) -> np.ndarray:
     return G
 
 
-def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues of the symmetric float64 matrix whose upper triangle is ``G`` (overwritten).
-
-    LAPACK ``dsytrd`` (blocked, with its optimal workspace) then ``dsterf``: what ``syevd`` does without
-    eigenvectors, minus its workspace and scaling overheads; measured 10-40 % faster than
-    ``scipy.linalg.eigvalsh(driver="evd")`` for n = 384 to 1024, with the same backward error.
-    """
-    from scipy.linalg import lapack
-
-    n = int(G.shape[0])
-    if n == 1:
-        return np.array([G[0, 0]], dtype=np.float64)
-    lwork = max(int(lapack.dsytrd_lwork(n, lower=0)[0]), 1)
-    _, d, e, _, info = lapack.dsytrd(G, lower=0, lwork=lwork, overwrite_a=1)
-    if info == 0:
-        w, info = lapack.dsterf(d, e, overwrite_d=1, overwrite_e=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"symmetric eigenvalues of a {n} x {n} Gram matrix: LAPACK info = {info}")
-    return w
-
-
 def _single_threaded_blas() -> AbstractContextManager[Any]:
     """Limit every loaded BLAS (NumPy's and SciPy's OpenBLAS) to one thread; the controller is built once.
 
@@ -116,30 +94,21 @@ def _workers(tasks: int) -> int:
     return max(1, min(tasks, available_cpus(), _MAX_THREADS))
 
 
-def _gram_into(A: np.ndarray, out: np.ndarray) -> None:
-    """``out = A^T A`` in float64 through NumPy's ``matmul`` (BLAS ``syrk``, GIL released), full symmetric."""
+def _small_gram_eigenvalues(A: np.ndarray) -> np.ndarray:
+    """Ascending eigenvalues of ``A^T A`` for a small matrix: NumPy's ``matmul`` (BLAS ``syrk``, a full
+    symmetric C-ordered result) and :func:`sparsity._lapack.eigvalsh_upper` on its Fortran-ordered transpose
+    view (the same matrix), both with the GIL released."""
     A64 = np.ascontiguousarray(A, dtype=np.float64)
-    np.matmul(A64.T, A64, out=out)
-
-
-def _eigvalsh_stack(stack: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues of a ``(k, n, n)`` stack, in chunks of at least two matrices over threads."""
-    workers = _workers(stack.shape[0] // 2)
-    if workers == 1:
-        return np.linalg.eigvalsh(stack, UPLO="U")
-    bounds = np.linspace(0, stack.shape[0], workers + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = pool.map(lambda b: np.linalg.eigvalsh(stack[b[0] : b[1]], UPLO="U"), itertools.pairwise(bounds))
-        return np.concatenate(list(parts))
+    return eigvalsh_upper(np.matmul(A64.T, A64).T)
 
 
 def gram_eigenvalues_many(mats: list[np.ndarray]) -> list[np.ndarray]:
     """Ascending eigenvalues of ``A^T A`` for each 2-D float NumPy matrix ``A`` (``m >= n``) in ``mats``.
 
-    Small matrices (:func:`is_small`): for each size, the Gram matrices are written into one ``(k, n, n)``
-    stack on threads, then the stack's eigenvalues are found on threads, all with single-threaded BLAS. The
-    others: :func:`gram_numpy` and :func:`eigvalsh_upper` with every BLAS thread. The result of each matrix
-    does not depend on which others come with it.
+    Small matrices (:func:`is_small`), largest first, on threads with single-threaded BLAS: each thread forms
+    a Gram matrix and solves it (:func:`_small_gram_eigenvalues`). The others: :func:`gram_numpy` and
+    :func:`eigvalsh_upper` with every BLAS thread. The result of each matrix does not depend on which others
+    come with it.
 
     The single-thread BLAS limit is process-wide while the small matrices are solved; calls from several
     threads are serialised by a lock (so that none of them runs under another's limit), and the limit is
@@ -147,20 +116,16 @@ def gram_eigenvalues_many(mats: list[np.ndarray]) -> list[np.ndarray]:
     """
     mats = [np.asarray(A) for A in mats]  # any conversion happens before the lock is taken
     out: list[np.ndarray] = [np.empty(0)] * len(mats)
-    by_size: dict[int, list[int]] = defaultdict(list)
+    small = [i for i, A in enumerate(mats) if is_small(*A.shape)]
+    # largest first, so that the threads finish together
+    small.sort(key=lambda i: -(mats[i].shape[0] + mats[i].shape[1]) * mats[i].shape[1] ** 2)
     with _BLAS_LOCK:
         for i, A in enumerate(mats):
-            if is_small(*A.shape):
-                by_size[int(A.shape[1])].append(i)
-            else:
+            if not is_small(*A.shape):
                 out[i] = eigvalsh_upper(gram_numpy(A))
-        if not by_size:
+        if not small:
             return out
-        with _single_threaded_blas():
-            for n, idxs in by_size.items():
-                stack = np.empty((len(idxs), n, n))
-                with ThreadPoolExecutor(max_workers=_workers(len(idxs))) as pool:
-                    list(pool.map(_gram_into, [mats[i] for i in idxs], stack))
-                for i, e in zip(idxs, _eigvalsh_stack(stack), strict=True):
-                    out[i] = e
+        with _single_threaded_blas(), ThreadPoolExecutor(max_workers=_workers(len(small))) as pool:
+            for i, e in zip(small, pool.map(_small_gram_eigenvalues, [mats[i] for i in small]), strict=True):
+                out[i] = e
     return out

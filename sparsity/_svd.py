@@ -113,7 +113,7 @@ def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = Tr
 def _scaled_for_squares(W: Any, xp: Any) -> tuple[Any, float]:
     """``(W / scale, scale)`` with squares safe in float64: ``scale = 1`` (no copy) when the largest magnitude is
     within ``2**+-400``, else the largest magnitude itself (``W`` divided in float64); 0 for an all-zero ``W``."""
-    scale = float(xp.max(xp.abs(W)))
+    scale = max(float(xp.max(W)), -float(xp.min(W)))  # max |W| without a temporary |W|
     if scale == 0.0 or 2.0**-400 < scale < 2.0**400:
         return W, (1.0 if scale else 0.0)
     return xp.astype(W, xp.float64) / scale, scale
@@ -139,7 +139,7 @@ def _gram_eigvalsh_numpy(A: np.ndarray) -> np.ndarray:
     """Ascending eigenvalues of ``A^T A`` for a 2-D NumPy ``A`` with ``m >= n`` (float32 or float64).
 
     The float64 Gram matrix of :func:`sparsity._gram.gram_numpy` (upper triangle, ``dsyrk``), then the
-    tridiagonal reduction and ``dsterf`` (:func:`sparsity._gram.eigvalsh_upper`) with every BLAS thread:
+    tridiagonal reduction and ``dsterf`` (:func:`sparsity._lapack.eigvalsh_upper`) with every BLAS thread:
     about 1.5x faster than ``numpy.linalg.eigvalsh(A.T @ A)`` with the same backward error. This is the
     route of one matrix's singular values; ESDs (:func:`eigenvalues_gram`) go through
     :func:`sparsity._gram.gram_eigenvalues_many`.

@@ -1,0 +1,74 @@
+"""sparsity._lapack: SciPy's LAPACK through its C pointers, the same numbers as the f2py wrappers, GIL released."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from scipy.linalg import lapack
+
+from sparsity._lapack import eigvalsh_upper
+
+
+def _gram(n: int, seed: int) -> np.ndarray:
+    A = np.random.default_rng(seed).standard_normal((2 * n + 3, n))
+    return np.asfortranarray(A.T @ A)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 64, 300])
+def test_equals_the_f2py_dsytrd_dsterf_bitwise(n):
+    G = _gram(n, n)
+    ours = eigvalsh_upper(G.copy(order="F"))
+    if n == 1:
+        assert ours.tolist() == [G[0, 0]]
+        return
+    lwork = int(lapack.dsytrd_lwork(n, lower=0)[0])
+    _, d, e, _, info = lapack.dsytrd(G.copy(order="F"), lower=0, lwork=lwork)
+    ref, info2 = lapack.dsterf(d, e)
+    assert info == info2 == 0
+    np.testing.assert_array_equal(ours, ref)
+    assert np.all(np.diff(ours) >= 0)
+
+
+def test_reads_only_the_upper_triangle():
+    G = _gram(50, 1)
+    H = np.triu(G) + np.tril(np.full_like(G, np.nan), -1)  # garbage below the diagonal
+    np.testing.assert_array_equal(eigvalsh_upper(np.asfortranarray(H)), eigvalsh_upper(G.copy(order="F")))
+
+
+@pytest.mark.parametrize(
+    "G", [np.zeros((3, 2), order="F"), np.ones((4, 4), np.float32, order="F"), np.ones((4, 4), order="C")]
+)
+def test_rejects_what_lapack_cannot_take(G):
+    with pytest.raises(ValueError, match="Fortran-ordered float64"):
+        eigvalsh_upper(G)
+
+
+def test_the_gil_is_released_during_the_call():
+    # With a long switch interval, a thread holding the GIL keeps it until it blocks or releases it. While the
+    # worker is inside LAPACK the main thread must run Python code; a call holding the GIL (SciPy's f2py
+    # dsytrd) would let it run 0 iterations before the worker is done.
+    import sys
+
+    G = _gram(600, 2)
+    inside, done = threading.Event(), threading.Event()
+
+    def work():
+        inside.set()
+        eigvalsh_upper(G)
+        done.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+        inside.wait()
+        count = 0
+        while not done.is_set():
+            count += 1
+        t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert count > 100
