@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sparsity._shipped import shipped_dir
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -39,8 +41,9 @@ __all__ = [
     "status",
 ]
 
-#: Default catalog: ``datasets/catalog.toml`` beside the package (override with ``$SPARSITY_CATALOG``).
-CATALOG_PATH = Path(__file__).resolve().parents[1] / "datasets" / "catalog.toml"
+#: Default catalog: ``datasets/catalog.toml`` of the source tree, or the copy a wheel ships in
+#: ``sparsity.shipped_datasets`` (override with ``$SPARSITY_CATALOG``).
+CATALOG_PATH = shipped_dir("datasets", "sparsity.shipped_datasets") / "catalog.toml"
 
 _REQUIRED = ("name", "package", "version", "file", "sha256", "format", "architecture", "licence")
 

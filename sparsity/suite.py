@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparsity._shipped import shipped_dir
+
 try:  # Python >= 3.11
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
@@ -47,8 +49,8 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 __all__ = ["GENERATORS", "SUITES_DIR", "Generator", "Suite", "SuiteError", "Task", "load_suite", "suite_names"]
 
-#: Directory of the shipped suites (``bench/suites`` in the source tree).
-SUITES_DIR = Path(__file__).resolve().parents[1] / "bench" / "suites"
+#: Directory of the shipped suites (``bench/suites`` in the source tree, ``sparsity.shipped_suites`` in a wheel).
+SUITES_DIR = shipped_dir("bench/suites", "sparsity.shipped_suites")
 
 _SUITE_KEYS = {"name", "description", "seed", "groups"}
 _GROUP_KEYS = {
@@ -322,7 +324,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         With one line naming the file, the group and key, the rule and the value received.
     """
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
+    if not path.suffix and not path.is_file():  # a name (even if a directory of that name is in the way)
         path = SUITES_DIR / f"{name_or_path}.toml"
     if not path.is_file():
         known = ", ".join(suite_names())
