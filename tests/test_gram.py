@@ -202,3 +202,49 @@ def test_lock_is_fresh_in_a_forked_child():
             os._exit(0 if _gram._BLAS_LOCK.acquire(timeout=5) else 1)
         _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_analyze_weights_entry_columns_from_the_worker_equal_analyze_matrix(monkeypatch):
+    # entry fits run on worker threads while later tensors are read and spectra are found; rows come out in
+    # order and equal analyze_matrix's, with a large-path tensor, a tiny one and several flushes in between
+    import sparsity.layer_metrics as lm
+
+    monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
+    monkeypatch.setattr(_gram, "SMALL_BYTES", 8 * 250 * 80)
+    rng = np.random.default_rng(5)
+    tensors = {
+        "a": rng.standard_t(2.5, (300, 80)),  # large path here
+        "b": rng.standard_normal((64, 200)).astype(np.float32),
+        "tiny": np.ones((2, 1)),
+        "c": rng.standard_t(1.5, (120, 90)),
+        "d": rng.pareto(3.0, (50, 40)),
+    }
+    df = sp.analyze_weights(tensors, entry_top=500)
+    assert list(df["name"]) == list(tensors)
+    for name, W in tensors.items():
+        row = df[df["name"] == name].iloc[0]
+        one = sp.analyze_matrix(W, entry_top=500)
+        for key in (*lm._ENTRY_KEYS, "alpha_ww", "reason", "status"):
+            a, b = row[key], one[key]
+            assert (a == b) or (isinstance(a, float) and np.isnan(a) and np.isnan(b)), (name, key, a, b)
+    assert "too few for entry metrics" in df[df["name"] == "tiny"].iloc[0]["reason"]
+
+
+def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
+    import sparsity.layer_metrics as lm
+
+    original = lm._entry_columns
+
+    def flaky(mags, n):
+        if n == 77 * 30:
+            raise ValueError("boom")
+        return original(mags, n)
+
+    monkeypatch.setattr(lm, "_entry_columns", flaky)
+    rng = np.random.default_rng(6)
+    tensors = {"ok1": rng.standard_normal((40, 30)), "bad": rng.standard_normal((77, 30)), "ok2": np.eye(30) + 1}
+    df = sp.analyze_weights(tensors)
+    assert list(df["status"]) == ["ok", "failed", "ok"]
+    assert df.iloc[1]["reason"] == "boom" and df.iloc[1]["N"] == 77
+    with pytest.raises(ValueError, match="tensor 'bad': boom"):
+        sp.analyze_weights(tensors, errors="raise")
