@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sparsity._entry_metrics import ENTRY_KEYS, entry_columns, entry_magnitudes
 from sparsity._esd_fit import esd_fit_body, numerical_zero_tolerance
 from sparsity._gram import gram_eigenvalues_many, is_small
 from sparsity._mp import mp_fit
@@ -61,21 +62,6 @@ def _conv_matrices(W: Any, conv: str, *, xp: Any) -> tuple[Any, int]:
     if conv == "flatten":
         return xp.reshape(W, (out, inn * K)), K
     return xp.permute_dims(xp.reshape(W, (out, inn, K)), (2, 0, 1)), K
-
-
-def _decay_fit(curve_at: Any, n: int, lo: int, hi: int) -> tuple[float, float]:
-    """:func:`sparsity.decay_exponent`'s grid and fit, from ``curve_at(ks)`` (the errors at those k)."""
-    from sparsity.curves import decay_grid, loglog_fit
-
-    ks = decay_grid(lo, hi)
-    e = curve_at(ks)
-    pos = np.flatnonzero(e <= 0)
-    if pos.size:
-        ks, e = ks[: pos[0]], e[: pos[0]]
-    if ks.size < 3:
-        raise ValueError("too sparse for a decay fit: fewer than 3 nonzero best-k errors in the window")
-    fit = loglog_fit(ks, e)
-    return fit.exponent, fit.r2
 
 
 def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> tuple[dict[str, Any], list[str], str]:
@@ -150,113 +136,12 @@ _SPECTRAL_KEYS = (
     "matrix_rank", "entropy", "sigma_mp", "bulk_min", "bulk_max", "num_spikes", "mp_softrank", "sv_tail_index",
     "predicted_rank_decay", "measured_rank_decay", "rank_decay_r2", "compressible",
 )  # fmt: skip
-_ENTRY_KEYS = (
-    "entry_alpha", "entry_xmin", "entry_n_tail", "entry_D", "entry_predicted_decay", "entry_measured_decay",
-    "entry_decay_r2", "entry_compressible",
-)  # fmt: skip
-
-
-def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]:
-    """The ``K`` largest ``|W_ij|`` (host float64, descending), the sum of squares of the others, and n.
-
-    Squares are summed in float64 after dividing by the largest magnitude (no overflow, no cancellation:
-    the rest is summed directly, not as total minus top).
-    """
-    if isinstance(W, np.ndarray):
-        from sparsity.curves import power_sum, split_top
-
-        a = np.abs(W).ravel(order="K")  # our own copy (a view of it for any memory order)
-        rest, top = split_top(a, K)
-        top = top[::-1].astype(np.float64)
-        scale = float(top[0]) if top[0] > 0 else 1.0
-        return top, power_sum(rest, 2.0, 1.0 / scale) * scale * scale, a.size
-    a = xp.sort(xp.reshape(xp.abs(W), (-1,)))
-    n = int(a.shape[0])
-    top = host_float64(a[n - K :])[::-1].copy()
-    scale = float(top[0]) if top[0] > 0 else 1.0
-    r = xp.astype(a[: n - K], xp.float64) / scale
-    return top, float(xp.sum(r * r)) * scale * scale, n
-
-
 _PENDING_BYTES = 16 * 2**20
 """analyze_weights keeps small matrices (and counts their future Gram matrices) up to this many bytes before
 finding their spectra as one batch: a bounded addition to the peak memory of one tensor at a time."""
 
 _PENDING_TENSORS = 16
 """At most this many prepared tensors wait for their rows (each holds at most ``4 * entry_top`` magnitudes)."""
-
-_PARTITION_FACTOR = 4
-"""The partial sort keeps ``4 * entry_top`` magnitudes: room for one 4x widening of the xmin window."""
-
-
-def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
-    """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened (up to ``top.size``)
-    while the chosen tail holds more than half of the window. Returns the fit and the final window."""
-    from sparsity.tails import fit_tail
-
-    while True:
-        window = top[:K]
-        tf = fit_tail(window[window > 0])
-        if tf.n_tail <= K // 2 or K >= top.size:
-            return tf, K
-        K = min(top.size, 4 * K)
-
-
-def _entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ...] | None:
-    """The part of the entry columns that needs ``W``: its largest magnitudes (a partial sort) and the sums
-    that :func:`_entry_columns` needs; None for fewer than 4 entries."""
-    from sparsity.curves import default_decay_window
-
-    n = math.prod(int(d) for d in W.shape)
-    if n < 4:
-        return None
-    lo, hi = default_decay_window(n)
-    K = n if entry_top is None else min(n, max(entry_top, hi + 1))
-    top, rest_ss, n = _top_magnitudes(W, min(n, _PARTITION_FACTOR * K), xp=xp)
-    return top, rest_ss, n, K, lo, hi
-
-
-def _entry_columns(mags: tuple[Any, ...] | None, n: int) -> tuple[dict[str, Any], list[str]]:
-    """Entry columns from :func:`_entry_magnitudes` (host NumPy only: may run on a worker thread)."""
-    from sparsity.curves import predicted_decay_exponent
-
-    row: dict[str, Any] = dict.fromkeys(_ENTRY_KEYS, _NAN)
-    reasons: list[str] = []
-    if mags is None:
-        return row, [f"{n} entries: too few for entry metrics"]
-    top, rest_ss, n, K, lo, hi = mags
-    scale = float(top[0]) if top[0] > 0 else 1.0
-    t2 = (top / scale) ** 2
-    suffix = np.concatenate((np.cumsum(t2[::-1])[::-1], [0.0]))  # suffix[k] = sum_{j >= k} top_j^2
-
-    def curve_at(ks: np.ndarray) -> np.ndarray:
-        return np.sqrt(rest_ss / scale**2 + suffix[ks]) * scale
-
-    try:
-        exponent, r2 = _decay_fit(curve_at, n, lo, hi)
-    except ValueError as exc:
-        reasons.append(f"entry decay fit failed: {exc}")
-    else:
-        row.update(entry_measured_decay=exponent, entry_decay_r2=r2)
-    try:
-        tf, window = _entry_tail_fit(top, K)
-    except ValueError as exc:
-        reasons.append(f"entry tail fit failed: {exc}")
-    else:
-        if window < n and tf.n_tail > window // 2:
-            reasons.append(
-                f"entry tail: the fitted tail ({tf.n_tail}) fills the scanned xmin window ({window} largest of {n}); "
-                "a larger entry_top may choose a lower xmin"
-            )
-        row.update(
-            entry_alpha=tf.alpha,
-            entry_xmin=tf.xmin,
-            entry_n_tail=tf.n_tail,
-            entry_D=tf.ks_distance,
-            entry_predicted_decay=predicted_decay_exponent(tf.alpha, 2.0),
-            entry_compressible=bool(tf.alpha < 2.0),
-        )
-    return row, reasons
 
 
 def _prepare(
@@ -274,14 +159,14 @@ def _prepare(
     else:
         rec["lam"] = host_float64(eigenvalues_gram(mats, xp=xp)).ravel()
     if entries:
-        mags = _entry_magnitudes(W, entry_top, xp=xp)
+        mags = entry_magnitudes(W, entry_top, xp=xp)
         size = math.prod(int(d) for d in W.shape)
         if entry_pool is None:
-            rec["entries"] = _entry_columns(mags, size)
+            rec["entries"] = entry_columns(mags, size)
         else:
-            rec["entries"] = entry_pool.submit(_entry_columns, mags, size)
+            rec["entries"] = entry_pool.submit(entry_columns, mags, size)
     else:
-        rec["entries"] = (dict.fromkeys(_ENTRY_KEYS, _NAN), [])
+        rec["entries"] = (dict.fromkeys(ENTRY_KEYS, _NAN), [])
     return rec
 
 
@@ -487,5 +372,5 @@ def analyze_weights(
     finally:
         if entry_pool is not None:
             entry_pool.shutdown(wait=True, cancel_futures=True)
-    cols = ["layer_id", "name", "shape", "N", "M", "rf", *_SPECTRAL_KEYS, *_ENTRY_KEYS, "status", "reason"]
+    cols = ["layer_id", "name", "shape", "N", "M", "rf", *_SPECTRAL_KEYS, *ENTRY_KEYS, "status", "reason"]
     return pd.DataFrame(rows, columns=cols)

@@ -224,7 +224,7 @@ def test_analyze_weights_entry_columns_from_the_worker_equal_analyze_matrix(monk
     for name, W in tensors.items():
         row = df[df["name"] == name].iloc[0]
         one = sp.analyze_matrix(W, entry_top=500)
-        for key in (*lm._ENTRY_KEYS, "alpha_ww", "reason", "status"):
+        for key in (*lm.ENTRY_KEYS, "alpha_ww", "reason", "status"):
             a, b = row[key], one[key]
             assert (a == b) or (isinstance(a, float) and np.isnan(a) and np.isnan(b)), (name, key, a, b)
     assert "too few for entry metrics" in df[df["name"] == "tiny"].iloc[0]["reason"]
@@ -233,14 +233,14 @@ def test_analyze_weights_entry_columns_from_the_worker_equal_analyze_matrix(monk
 def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
     import sparsity.layer_metrics as lm
 
-    original = lm._entry_columns
+    original = lm.entry_columns
 
     def flaky(mags, n):
         if n == 77 * 30:
             raise ValueError("boom")
         return original(mags, n)
 
-    monkeypatch.setattr(lm, "_entry_columns", flaky)
+    monkeypatch.setattr(lm, "entry_columns", flaky)
     rng = np.random.default_rng(6)
     tensors = {"ok1": rng.standard_normal((40, 30)), "bad": rng.standard_normal((77, 30)), "ok2": np.eye(30) + 1}
     df = sp.analyze_weights(tensors)
