@@ -53,8 +53,9 @@ def test_csn_vs_peers(benchmark, n):
     t_ours = best_time(lambda: fit_tail(x), repeat=3)
     t_ww = best_time(lambda: _weightwatcher(x), repeat=1)
     t_pl = best_time(lambda: _powerlaw(x), repeat=1)
-    report_ratio(f"tails csn n={n}", t_ours, "weightwatcher", t_ww, target=">= 20x faster: ratio <= 0.05")
-    report_ratio(f"tails csn n={n}", t_ours, "powerlaw", t_pl, target=">= 20x faster: ratio <= 0.05")
+    target = ">= 20x faster: ratio <= 0.05" if n >= 30_000 else ""  # the target is at n = 3e4
+    report_ratio(f"tails csn n={n}", t_ours, "weightwatcher", t_ww, target=target)
+    report_ratio(f"tails csn n={n}", t_ours, "powerlaw", t_pl, target=target)
 
 
 def test_pruned_vs_naive_scan(benchmark):
