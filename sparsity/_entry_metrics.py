@@ -19,7 +19,7 @@ __all__ = ["ENTRY_KEYS", "entry_columns", "entry_magnitudes"]
 _NAN = math.nan
 
 
-def _decay_fit(curve_at: Any, n: int, lo: int, hi: int) -> tuple[float, float]:
+def _decay_fit(curve_at: Any, lo: int, hi: int) -> tuple[float, float]:
     """:func:`sparsity.decay_exponent`'s grid and fit, from ``curve_at(ks)`` (the errors at those k)."""
     from sparsity.curves import decay_grid, loglog_fit
 
@@ -93,14 +93,14 @@ def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ..
     return top, rest_ss, n, K, lo, hi
 
 
-def entry_columns(mags: tuple[Any, ...] | None, n: int) -> tuple[dict[str, Any], list[str]]:
+def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[dict[str, Any], list[str]]:
     """Entry columns from :func:`entry_magnitudes` (host NumPy only: may run on a worker thread)."""
     from sparsity.curves import predicted_decay_exponent
 
     row: dict[str, Any] = dict.fromkeys(ENTRY_KEYS, _NAN)
     reasons: list[str] = []
     if mags is None:
-        return row, [f"{n} entries: too few for entry metrics"]
+        return row, [f"{size} entries: too few for entry metrics"]
     top, rest_ss, n, K, lo, hi = mags
     scale = float(top[0]) if top[0] > 0 else 1.0
     t2 = (top / scale) ** 2
@@ -110,7 +110,7 @@ def entry_columns(mags: tuple[Any, ...] | None, n: int) -> tuple[dict[str, Any],
         return np.sqrt(rest_ss / scale**2 + suffix[ks]) * scale
 
     try:
-        exponent, r2 = _decay_fit(curve_at, n, lo, hi)
+        exponent, r2 = _decay_fit(curve_at, lo, hi)
     except ValueError as exc:
         reasons.append(f"entry decay fit failed: {exc}")
     else:

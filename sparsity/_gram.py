@@ -2,11 +2,12 @@
 
 The ESD of a weight matrix ``A`` (``m >= n`` after a transpose) is the spectrum of ``G = A^T A``. A model's
 analysis is dominated by forming each ``G`` (BLAS ``syrk``) and by the symmetric eigensolver (LAPACK
-``syevd``, whose tridiagonal reduction is memory-bound and gains little from a second BLAS thread at these
-sizes). :func:`gram_eigenvalues_many` therefore treats *small* matrices (``n <= BATCH_MAX_N`` and a float64
-copy of at most ``SMALL_BYTES``) with single-threaded BLAS, several at once on Python threads: NumPy releases
-the GIL in ``matmul`` and :func:`sparsity._lapack.eigvalsh_upper` releases it in LAPACK (NumPy's single-matrix
-``eigvalsh`` and SciPy's f2py wrappers do not). Larger matrices use every BLAS thread, one after the other.
+``dsytrd`` + ``dsterf``, whose tridiagonal reduction is memory-bound and gains little from a second BLAS
+thread at these sizes). :func:`gram_eigenvalues_many` therefore treats *small* matrices (``n <= BATCH_MAX_N``
+and a float64 copy of at most ``SMALL_BYTES``) with single-threaded BLAS, several at once on Python threads:
+NumPy releases the GIL in ``matmul`` and :func:`sparsity._lapack.eigvalsh_upper` releases it in LAPACK
+(NumPy's single-matrix ``eigvalsh`` and SciPy's f2py wrappers do not). Larger matrices use every BLAS thread,
+one after the other.
 
 Determinism: BLAS and LAPACK rounding depends on the number of threads, so the path is chosen by the
 matrix size alone. A small matrix gets the same float64 Gram matrix and bitwise the same eigenvalues whether

@@ -10,7 +10,6 @@ those of ``scipy.linalg.lapack.dsytrd`` / ``dsterf``, so the results are bitwise
 from __future__ import annotations
 
 import ctypes
-import threading
 from typing import Any
 
 import numpy as np
@@ -26,27 +25,37 @@ _SIGNATURES = {
     # dsterf(n, d, e, info)
     "dsterf": (_c_int_p, _c_double_p, _c_double_p, _c_int_p),
 }  # fmt: skip
+_C_NAMES = {ctypes.c_char_p: "char *", _c_int_p: "int *", _c_double_p: "d *"}
 _FUNCS: dict[str, Any] = {}
 _LWORK: dict[int, int] = {}
-_LOCK = threading.Lock()
+# private prototypes of the capsule API (not ctypes.pythonapi's process-wide attributes)
+_CAPSULE_NAME = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+_CAPSULE_POINTER = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi)
+)
 
 
 def _lapack(name: str) -> Any:
-    """The ctypes function for ``scipy.linalg.cython_lapack.<name>`` (built once)."""
+    """The ctypes function for ``scipy.linalg.cython_lapack.<name>`` (built once).
+
+    The capsule's name is the C signature; it is checked against the one declared here (32-bit ``int``
+    arguments), so that a SciPy built otherwise fails loudly instead of corrupting memory.
+    """
     f = _FUNCS.get(name)
     if f is None:
         from scipy.linalg import cython_lapack
 
         capsule = cython_lapack.__pyx_capi__[name]
-        api = ctypes.pythonapi
-        api.PyCapsule_GetName.restype = ctypes.c_char_p
-        api.PyCapsule_GetName.argtypes = [ctypes.py_object]
-        api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-        api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-        pointer = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
-        f = ctypes.CFUNCTYPE(None, *_SIGNATURES[name])(pointer)  # CFUNCTYPE calls release the GIL
-        with _LOCK:
-            _FUNCS[name] = f
+        signature = _CAPSULE_NAME(capsule)
+        args = signature.decode().split("(", 1)[1].rstrip(")").split(",")
+        expected = [
+            "char *" if t is ctypes.c_char_p else "int *" if t is _c_int_p else "d *" for t in _SIGNATURES[name]
+        ]
+        got = [a.strip().replace("__pyx_t_5scipy_6linalg_13cython_lapack_d", "d") for a in args]
+        if not signature.startswith(b"void (") or got != expected:
+            raise RuntimeError(f"scipy.linalg.cython_lapack.{name} has signature {signature!r}; expected {expected}")
+        f = ctypes.CFUNCTYPE(None, *_SIGNATURES[name])(_CAPSULE_POINTER(capsule, signature))  # releases the GIL
+        _FUNCS[name] = f
     return f
 
 
@@ -84,10 +93,16 @@ def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
         If LAPACK reports an error (``info != 0``).
     """
     n = int(G.shape[0])
-    if G.ndim != 2 or G.shape[1] != n or G.dtype != np.float64 or not G.flags.f_contiguous:
-        raise ValueError(f"G must be a square Fortran-ordered float64 matrix; got {G.dtype} {G.shape}")
-    if n == 1:
-        return np.array([G[0, 0]], dtype=np.float64)
+    flags = G.flags
+    if G.ndim != 2 or G.shape[1] != n or G.dtype != np.float64 or not (flags.f_contiguous and flags.writeable):
+        raise ValueError(
+            f"G must be a square, writeable, Fortran-ordered float64 matrix; got {G.dtype} {G.shape} "
+            f"(Fortran-ordered: {flags.f_contiguous}, writeable: {flags.writeable})"
+        )
+    if not flags.aligned:
+        G = G.copy(order="F")  # LAPACK wants aligned doubles
+    if n <= 1:
+        return G.reshape(n).astype(np.float64, copy=True)
     lw = _lwork(n)
     d = np.empty(n)
     e = np.empty(n - 1)

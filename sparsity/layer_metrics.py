@@ -44,6 +44,7 @@ from sparsity._esd_fit import esd_fit_body, numerical_zero_tolerance
 from sparsity._gram import gram_eigenvalues_many, is_small
 from sparsity._mp import mp_fit
 from sparsity._svd import as_matrix, eigenvalues_from_grams, eigenvalues_gram, host_float64, oriented_matrices
+from sparsity._threads import available_cpus
 
 __all__ = ["analyze_matrix", "analyze_weights"]
 
@@ -141,7 +142,8 @@ _PENDING_BYTES = 16 * 2**20
 finding their spectra as one batch: a bounded addition to the peak memory of one tensor at a time."""
 
 _PENDING_TENSORS = 16
-"""At most this many prepared tensors wait for their rows (each holds at most ``4 * entry_top`` magnitudes)."""
+"""At most this many prepared tensors wait for their rows. Their entry magnitudes (``4 * entry_top`` values,
+or all of them with ``entry_top=None``) count towards :data:`_PENDING_BYTES` too."""
 
 
 def _prepare(
@@ -161,13 +163,20 @@ def _prepare(
     if entries:
         mags = entry_magnitudes(W, entry_top, xp=xp)
         size = math.prod(int(d) for d in W.shape)
+        rec["entry_bytes"] = 0 if mags is None else int(mags[0].nbytes)
         if entry_pool is None:
             rec["entries"] = entry_columns(mags, size)
         else:
-            rec["entries"] = entry_pool.submit(entry_columns, mags, size)
+            rec["entries"] = entry_pool.submit(_entry_columns_under, np.geterr(), mags, size)
     else:
         rec["entries"] = (dict.fromkeys(ENTRY_KEYS, _NAN), [])
     return rec
+
+
+def _entry_columns_under(err: dict[str, str], mags: tuple[Any, ...] | None, size: int) -> Any:
+    """:func:`entry_columns` on a worker thread, under the caller's floating-point error handling."""
+    with np.errstate(**err):
+        return entry_columns(mags, size)
 
 
 def _finish(rec: dict[str, Any], evals: list[np.ndarray] | None, min_evals: int) -> dict[str, Any]:
@@ -286,9 +295,9 @@ def analyze_weights(
     -----
     Tensors are read one at a time and released before the next is read. The spectra of small NumPy matrices
     (see :mod:`sparsity._gram`) wait, up to 16 MB of them, to be found together on all cores with
-    single-threaded BLAS, and the entry fits run on two worker threads from host copies of each tensor's
-    largest magnitudes (at most 16 tensors wait for their rows); each row is bitwise the row
-    :func:`analyze_matrix` gives for that tensor alone.
+    single-threaded BLAS, and (with ``errors="row"``) the entry fits run on two worker threads from host
+    copies of each tensor's largest magnitudes (at most 16 tensors, and 16 MB of matrices and magnitudes,
+    wait for their rows); each row is bitwise the row :func:`analyze_matrix` gives for that tensor alone.
 
     Examples
     --------
@@ -342,8 +351,10 @@ def analyze_weights(
         pending.clear()
 
     # the entry fits (NumPy on host copies of the largest magnitudes) run on worker threads, beside the
-    # spectra (LAPACK without the GIL) and the reading of the next tensors: measured 1.1-1.2x on MiniLM
-    entry_pool = ThreadPoolExecutor(max_workers=2) if entries else None
+    # spectra (LAPACK without the GIL) and the reading of the next tensors: measured 1.1-1.2x on MiniLM.
+    # With errors="raise" they run in order here, so that the first failing tensor is the one reported.
+    workers = min(2, available_cpus())
+    entry_pool = ThreadPoolExecutor(max_workers=workers) if entries and errors == "row" else None
     pending_bytes = 0
     try:
         for layer_id, pair in enumerate(items):
@@ -357,14 +368,18 @@ def analyze_weights(
                 rec = _prepare(Wv, xp=xp, conv=conv, entries=bool(entries), entry_top=entry_top, entry_pool=entry_pool)
             except (ValueError, TypeError) as exc:
                 if errors == "raise":
-                    raise
+                    if str(exc).startswith(f"tensor {name!r}"):
+                        raise
+                    raise type(exc)(f"tensor {name!r}: {exc}") from exc
                 row.update({"shape": tuple(getattr(arr, "shape", ())), "status": "failed", "reason": str(exc)})
                 continue
             finally:
                 pair = arr = Wv = None  # release this tensor before the loader reads the next one (peak memory)
             pending.append((row, rec))
             # small matrices wait (at most _PENDING_BYTES of them) to have their eigenvalues found together
-            pending_bytes += sum(A.nbytes + 8 * A.shape[1] ** 2 for A in rec.get("mats", ()))
+            pending_bytes += rec.get("entry_bytes", 0) + sum(
+                A.nbytes + 8 * A.shape[1] ** 2 for A in rec.get("mats", ())
+            )
             if pending_bytes > _PENDING_BYTES or len(pending) >= _PENDING_TENSORS:
                 flush()
                 pending_bytes = 0

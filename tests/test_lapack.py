@@ -45,30 +45,51 @@ def test_rejects_what_lapack_cannot_take(G):
         eigvalsh_upper(G)
 
 
+def test_read_only_empty_and_unaligned_input():
+    G = _gram(5, 3)
+    frozen = np.frombuffer(G.tobytes(order="F"), dtype=np.float64).reshape((5, 5), order="F")
+    with pytest.raises(ValueError, match="writeable: False"):
+        eigvalsh_upper(frozen)  # LAPACK overwrites G: never into memory we may not write
+    assert eigvalsh_upper(np.zeros((0, 0), order="F")).shape == (0,)
+    raw = np.zeros(5 * 5 * 8 + 1, dtype=np.uint8)[1:].view(np.float64).reshape((5, 5), order="F")
+    raw[...] = G
+    assert not raw.flags.aligned
+    np.testing.assert_array_equal(eigvalsh_upper(raw), eigvalsh_upper(G.copy(order="F")))
+
+
 def test_the_gil_is_released_during_the_call():
-    # With a long switch interval, a thread holding the GIL keeps it until it blocks or releases it. While the
-    # worker is inside LAPACK the main thread must run Python code; a call holding the GIL (SciPy's f2py
-    # dsytrd) would let it run 0 iterations before the worker is done.
+    # With a long switch interval a thread keeps the GIL until it blocks or releases it. While the worker is
+    # inside LAPACK the main thread must run Python code (time.sleep(0) gives the GIL back at once when the
+    # worker returns); a call holding the GIL (SciPy's f2py dsytrd) lets it run 0 iterations meanwhile.
     import sys
+    import time
+
+    from threadpoolctl import threadpool_limits
 
     G = _gram(600, 2)
+    eigvalsh_upper(_gram(600, 3))  # pointers and workspace size cached: only the LAPACK calls remain
     inside, done = threading.Event(), threading.Event()
 
     def work():
-        inside.set()
-        eigvalsh_upper(G)
-        done.set()
+        try:
+            inside.set()
+            eigvalsh_upper(G)
+        finally:
+            done.set()
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1.0)
     try:
-        t = threading.Thread(target=work)
-        t.start()
-        inside.wait()
-        count = 0
-        while not done.is_set():
-            count += 1
-        t.join()
+        with threadpool_limits(1, "blas"):  # no BLAS threads competing with the main thread for a core
+            t = threading.Thread(target=work)
+            t.start()
+            inside.wait()
+            count = 0
+            deadline = time.monotonic() + 60
+            while not done.is_set() and time.monotonic() < deadline:
+                count += 1
+                time.sleep(0)
+            t.join()
     finally:
         sys.setswitchinterval(old)
     assert count > 100

@@ -39,7 +39,8 @@ def test_data_packages_map_to_the_shipped_files():
     assert SUITES_DIR == ROOT / "bench" / "suites" and CATALOG_PATH == ROOT / "datasets" / "catalog.toml"
 
 
-def test_shipped_dir_falls_back_to_the_data_package():
+def test_shipped_dir_falls_back_to_the_data_package(tmp_path, monkeypatch):
+    import sparsity._shipped as shipped
     import sparsity.kernels
 
     # no such source directory: the package's own directory (what a wheel install finds)
@@ -47,6 +48,10 @@ def test_shipped_dir_falls_back_to_the_data_package():
     # neither: the source path, so that the caller's error names it
     missing = shipped_dir("no/such/dir", "sparsity.no_such_package")
     assert missing == ROOT / "no" / "such" / "dir"
+    # installed (no pyproject.toml beside the package): another project's "datasets" directory is not ours
+    (tmp_path / "datasets").mkdir()
+    monkeypatch.setattr(shipped, "_SOURCE_ROOT", tmp_path)
+    assert shipped_dir("datasets", "sparsity.kernels") == Path(sparsity.kernels.__file__).parent
 
 
 @pytest.mark.parametrize("name", ["quick", "full", "gpu"])

@@ -100,7 +100,7 @@ def test_window_bound_is_a_lower_bound():
     assert np.all(win >= grid)
 
 
-@pytest.mark.parametrize(("ties", "chunk"), [(False, 1 << 21), (True, 1 << 21), (True, 5000)])
+@pytest.mark.parametrize(("ties", "chunk"), [(False, 1 << 18), (True, 1 << 18), (True, 5000), (True, 1000), (False, 1)])
 def test_vectorised_short_tails_equal_the_per_candidate_scan(monkeypatch, ties, chunk):
     # every candidate of a 3000-value sample (tails from 3 to 2998: short ones vectorised, long ones blocked),
     # in one chunk or many: bitwise the plain per-candidate scan

@@ -57,7 +57,8 @@ def _exact_plain(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: flo
 def _exact_blocks_many(
     L: np.ndarray, first: np.ndarray, cand: np.ndarray, alpha: np.ndarray, cn: np.ndarray, m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact max |G| over the tails of many candidates (each ``m >= 32``), skipping blocks that cannot hold it.
+    """Exact max |G| over the long tails (``m >= _SHORT_TAIL``) of many candidates, skipping blocks that cannot
+    hold it.
 
     Each tail is cut at ``nb + 1`` grid indices. On a block between grid indices ``a < b`` the fitted CDF ``F``
     and the empirical CDF ``e`` both increase, so every point has ``|G| <= max(F(b) - e(a), e(b) - F(a))``.
@@ -86,14 +87,19 @@ def _exact_blocks_many(
     j = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()), dtype=np.int64)
     pseg = np.repeat(seg[ob], lens)
     g = _g_abs(L, first, j, cand[pseg], alpha[pseg], cn[pseg], m[pseg].astype(np.float64))
+    # segment reductions (pseg is sorted; a candidate may have no open block only when its best is NaN)
+    count = np.bincount(pseg, minlength=nc)
+    has = np.flatnonzero(count)
+    pstart = (np.cumsum(count) - count)[has]
     dmax = best.copy()
-    np.maximum.at(dmax, pseg, g)
+    if has.size:
+        dmax[has] = np.maximum(best[has], np.maximum.reduceat(g, pstart))
     # first occurrence of the maximum: first[] is nondecreasing along each segment, so the smallest index hit
-    jmax = np.full(nc, np.iinfo(np.int64).max)
-    hit = gg == dmax[seg]
-    np.minimum.at(jmax, seg[hit], jj[hit])
-    hit = g == dmax[pseg]
-    np.minimum.at(jmax, pseg[hit], first[j[hit]])
+    never = np.iinfo(np.int64).max
+    jmax = np.minimum.reduceat(np.where(gg == dmax[seg], jj, never), np.cumsum(cnt) - cnt)
+    if has.size:
+        open_hit = np.minimum.reduceat(np.where(g == dmax[pseg], first[j], never), pstart)
+        jmax[has] = np.minimum(jmax[has], open_hit)
     bad = np.flatnonzero(~np.isfinite(best))
     for c in bad:  # NaN alpha (an invalid candidate): the plain scan defines the result
         dmax[c], jmax[c] = _exact_plain(L, first, int(cand[c]), alpha[c], cn[c], int(m[c]))
@@ -183,7 +189,8 @@ def ks_scan_numpy(
             for c in long:
                 dmax[c], jmax[c] = _exact_plain(L, first, int(cand[c]), alpha[c], cn[c], int(m_all[c]))
             return dmax, jmax
-        # batches of about _CHUNK_ELEMENTS tail points (a long tail alone if it is longer)
+        # batches of candidates whose tails start within the same _CHUNK_ELEMENTS points of their running total
+        # (the block points of a batch are ~1/8 of its tail points, see _exact_blocks_many)
         ml = m_all[long]
         batch = (np.cumsum(ml) - ml) // _CHUNK_ELEMENTS
         for b in np.split(long, np.flatnonzero(np.diff(batch)) + 1) if long.size else []:
