@@ -207,7 +207,8 @@ def power_sum(values: np.ndarray, p: float, factor: float = 1.0) -> float:
     total = 0.0
     for start in range(0, values.shape[0], 8 * _BLOCK):
         block = values[start : start + 8 * _BLOCK].astype(np.float64) * factor
-        total += float(np.dot(block, block)) if p == 2.0 else float(np.sum(block**p))
+        # einsum, not np.dot: NumPy's own loop, the same sum whatever the BLAS thread count at the moment
+        total += float(np.einsum("i,i->", block, block)) if p == 2.0 else float(np.sum(block**p))
     return total
 
 
@@ -348,7 +349,11 @@ def decay_grid(k_min: int, k_max: int) -> np.ndarray:
 def loglog_fit(ks: np.ndarray, values: np.ndarray) -> DecayFit:
     """Least squares of ``log values`` on ``log ks`` (positive values): the fit behind :func:`decay_exponent`."""
     lk, le = np.log(ks.astype(np.float64)), np.log(values)
-    slope, intercept = np.polyfit(lk, le, 1)
+    # closed-form simple regression on centred data: no BLAS/LAPACK call, so the result does not depend on
+    # how many BLAS threads another thread (sparsity._gram) has allowed at that moment
+    dk = lk - lk.mean()
+    slope = float(np.sum(dk * (le - le.mean())) / np.sum(dk * dk))
+    intercept = float(le.mean() - slope * lk.mean())
     resid = le - (slope * lk + intercept)
     ss_tot = float(np.sum((le - le.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0

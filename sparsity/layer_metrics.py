@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Any, Literal
 
 import numpy as np
@@ -43,6 +43,7 @@ from sparsity._entry_metrics import ENTRY_KEYS, entry_columns, entry_magnitudes
 from sparsity._esd_fit import esd_fit_body, numerical_zero_tolerance
 from sparsity._gram import gram_eigenvalues_many, is_small
 from sparsity._mp import mp_fit
+from sparsity._row_pipeline import RowPipeline
 from sparsity._svd import as_matrix, eigenvalues_from_grams, eigenvalues_gram, host_float64, oriented_matrices
 from sparsity._threads import available_cpus
 
@@ -325,37 +326,14 @@ def analyze_weights(
             f"source must be a mapping, an iterable of (name, array) or a path; got {type(source).__name__}"
         )
     rows: list[dict[str, Any]] = []
-    # prepared tensors waiting for their row: small matrices for a batch of spectra, entry fits on the worker
-    pending: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row so far, prepared record)
-
-    def flush() -> None:
-        batch = [A for _, rec in pending for A in rec.get("mats", ())]
-        try:
-            evals = gram_eigenvalues_many(batch) if batch else []
-        except (ValueError, np.linalg.LinAlgError):
-            evals = None  # a batch failed: solve each tensor alone, so that only the failing one fails
-        start = 0
-        for row, rec in pending:
-            count = len(rec.get("mats", ()))
-            try:
-                if "mats" not in rec:
-                    mine = None
-                else:
-                    mine = evals[start : start + count] if evals is not None else gram_eigenvalues_many(rec["mats"])
-                row.update(_finish(rec, mine, int(min_evals)))
-            except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
-                if errors == "raise":
-                    raise type(exc)(f"tensor {row['name']!r}: {exc}") from exc
-                row.update({**rec["row"], "status": "failed", "reason": str(exc)})
-            start += count
-        pending.clear()
-
-    # the entry fits (NumPy on host copies of the largest magnitudes) run on worker threads, beside the
-    # spectra (LAPACK without the GIL) and the reading of the next tensors: measured 1.1-1.2x on MiniLM.
-    # With errors="raise" they run in order here, so that the first failing tensor is the one reported.
-    workers = min(2, available_cpus())
-    entry_pool = ThreadPoolExecutor(max_workers=workers) if entries and errors == "row" else None
-    pending_bytes = 0
+    # With errors="raise" the entry fits run in order here, so that the first failing tensor is the one reported.
+    pipeline = RowPipeline(
+        lambda rec, evals: _finish(rec, evals, int(min_evals)),
+        errors=errors,
+        entry_workers=min(2, available_cpus()) if entries and errors == "row" else 0,
+        max_bytes=_PENDING_BYTES,
+        max_tensors=_PENDING_TENSORS,
+    )
     try:
         for layer_id, pair in enumerate(items):
             name, arr = pair
@@ -365,7 +343,9 @@ def analyze_weights(
             rows.append(row)
             try:
                 Wv, xp = as_matrix(arr, f"tensor {name!r}")
-                rec = _prepare(Wv, xp=xp, conv=conv, entries=bool(entries), entry_top=entry_top, entry_pool=entry_pool)
+                rec = _prepare(
+                    Wv, xp=xp, conv=conv, entries=bool(entries), entry_top=entry_top, entry_pool=pipeline.entry_pool
+                )
             except (ValueError, TypeError) as exc:
                 if errors == "raise":
                     if str(exc).startswith(f"tensor {name!r}"):
@@ -375,17 +355,9 @@ def analyze_weights(
                 continue
             finally:
                 pair = arr = Wv = None  # release this tensor before the loader reads the next one (peak memory)
-            pending.append((row, rec))
-            # small matrices wait (at most _PENDING_BYTES of them) to have their eigenvalues found together
-            pending_bytes += rec.get("entry_bytes", 0) + sum(
-                A.nbytes + 8 * A.shape[1] ** 2 for A in rec.get("mats", ())
-            )
-            if pending_bytes > _PENDING_BYTES or len(pending) >= _PENDING_TENSORS:
-                flush()
-                pending_bytes = 0
-        flush()
+            pipeline.add(row, rec)
+        pipeline.finish_all()
     finally:
-        if entry_pool is not None:
-            entry_pool.shutdown(wait=True, cancel_futures=True)
+        pipeline.shutdown()
     cols = ["layer_id", "name", "shape", "N", "M", "rf", *_SPECTRAL_KEYS, *ENTRY_KEYS, "status", "reason"]
     return pd.DataFrame(rows, columns=cols)

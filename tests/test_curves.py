@@ -368,3 +368,24 @@ def test_full_curve_is_the_same_with_the_parallel_sort(monkeypatch):
     serial = sp.best_k_error(x)
     monkeypatch.setattr(curves, "_PARALLEL_SORT_MIN", 1000)
     np.testing.assert_array_equal(sp.best_k_error(x), serial)
+
+
+def test_fits_do_not_depend_on_the_blas_thread_count():
+    # analyze_weights finishes rows while another thread holds a one-thread BLAS limit (sparsity._gram): the
+    # host-side fits must give the same bits under any limit, so they call no BLAS
+    from threadpoolctl import threadpool_limits
+
+    from sparsity.curves import loglog_fit, power_sum
+
+    rng = np.random.default_rng(31)
+    x = rng.standard_t(1.5, 300_000)
+    ks = np.unique(np.geomspace(10, 5000, 64).astype(np.int64))
+    e = sp.best_k_error(x, ks)
+    free = (loglog_fit(ks, e), power_sum(np.abs(x), 2.0))
+    with threadpool_limits(1, "blas"):
+        limited = (loglog_fit(ks, e), power_sum(np.abs(x), 2.0))
+    assert free == limited
+    fit = free[0]
+    ref = np.polyfit(np.log(ks), np.log(e), 1)
+    assert fit.exponent == pytest.approx(-ref[0], rel=1e-12)
+    assert fit.intercept == pytest.approx(ref[1], rel=1e-12)

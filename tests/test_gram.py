@@ -61,12 +61,13 @@ def test_large_matrices_take_the_all_threads_path(monkeypatch):
 def test_analyze_weights_rows_equal_analyze_matrix(monkeypatch):
     # analyze_weights batches the small matrices' spectra (flushing every few tensors here); every row must be
     # exactly the row analyze_matrix gives for the same tensor alone.
+    import sparsity._row_pipeline as rp
     import sparsity.layer_metrics as lm
 
     monkeypatch.setattr(lm, "_PENDING_BYTES", 300_000)
     batches = []
-    original = lm.gram_eigenvalues_many
-    monkeypatch.setattr(lm, "gram_eigenvalues_many", lambda mats: batches.append(len(mats)) or original(mats))
+    original = rp.gram_eigenvalues_many
+    monkeypatch.setattr(rp, "gram_eigenvalues_many", lambda mats: batches.append(len(mats)) or original(mats))
     rng = np.random.default_rng(2)
     tensors = {
         "a": rng.standard_t(2.5, (300, 120)),
@@ -149,16 +150,16 @@ def test_concurrent_callers_restore_blas_threads():
 
 
 def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
-    import sparsity.layer_metrics as lm
+    import sparsity._row_pipeline as rp
 
-    original = lm.gram_eigenvalues_many
+    original = rp.gram_eigenvalues_many
 
     def flaky(mats):
         if any(A.shape == (77, 33) for A in mats):
             raise np.linalg.LinAlgError("eigenvalues did not converge")
         return original(mats)
 
-    monkeypatch.setattr(lm, "gram_eigenvalues_many", flaky)
+    monkeypatch.setattr(rp, "gram_eigenvalues_many", flaky)
     rng = np.random.default_rng(5)
     tensors = {
         "ok1": rng.standard_normal((50, 30)),
@@ -179,12 +180,12 @@ def test_overflowing_spectrum_gives_a_failed_row_with_the_reason():
 
 
 def test_failed_batch_row_keeps_identity_columns_and_error_type(monkeypatch):
-    import sparsity.layer_metrics as lm
+    import sparsity._row_pipeline as rp
 
     def broken(mats):
         raise np.linalg.LinAlgError("eigenvalues did not converge")
 
-    monkeypatch.setattr(lm, "gram_eigenvalues_many", broken)
+    monkeypatch.setattr(rp, "gram_eigenvalues_many", broken)
     df = sp.analyze_weights({"w": np.ones((12, 10))}, entries=False)
     assert (df.loc[0, "N"], df.loc[0, "M"], df.loc[0, "rf"], df.loc[0, "status"]) == (12, 10, 1, "failed")
     with pytest.raises(np.linalg.LinAlgError, match="tensor 'w'"):
