@@ -44,7 +44,15 @@ def _g_abs(
 ) -> np.ndarray:
     """|G| at indices ``j``; ``first=None`` means no ties (``first[j] == j``), which skips a gather."""
     jj = j if first is None else first[j]
-    return np.abs((1.0 - np.exp(-alpha * (L[jj] - L[i]))) * cn - (jj - i) / m)
+    # |(1 - exp(-alpha (L[jj] - L[i]))) cn - (jj - i) / m|, the same operations in place (fewer temporaries)
+    g = L[jj]
+    g -= L[i]
+    np.multiply(-alpha, g, out=g)
+    np.exp(g, out=g)
+    np.subtract(1.0, g, out=g)
+    g *= cn
+    g -= (jj - i) / m
+    return np.abs(g, out=g)
 
 
 def _exact_plain(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: float, m: int) -> tuple[float, int]:
