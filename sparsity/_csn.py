@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -66,8 +66,12 @@ def _first_index(x: np.ndarray) -> np.ndarray:
 def _continuous_alphas(
     L: np.ndarray, cand: np.ndarray, n: int, log_xmax: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Survival alpha and CDF normaliser for every candidate (vectorised)."""
-    Lr = L - L[0]
+    """Survival alpha and CDF normaliser for every candidate (vectorised).
+
+    Logs are taken relative to the largest value and summed from the top down, so a candidate's alpha depends
+    only on the values at and above it (bitwise: the same in any sample sharing that top part).
+    """
+    Lr = L - L[-1]
     suffix = np.cumsum(Lr[::-1])[::-1]
     m = (n - cand).astype(np.float64)
     tbar = (suffix[cand] - m * Lr[cand]) / m  # mean log(x / xmin) over the tail
@@ -121,13 +125,15 @@ def _prune(
     n_near: int = 8,
     n_spread: int | None = None,
     exact_gain: float = 16.0,
+    ustar0: float = math.inf,
 ) -> tuple[np.ndarray, int]:
     """Exact minimiser of D by grid lower bounds and exact upper bounds.
 
     ``scan(idx, k)`` returns the deviation of candidates ``idx`` on a ``k``-point grid (``k == 0``: exact)
     and where it is attained (or None). A grid with ``k >= tail_size - 1`` is exact. ``local(idx, centers,
-    k)``, if given, returns the deviation on a window around ``centers`` (a sharper lower bound). Returns the
-    exact D of every candidate that could be the minimiser (NaN for pruned ones) and the number of exact
+    k)``, if given, returns the deviation on a window around ``centers`` (a sharper lower bound). ``ustar0``
+    is a known upper bound of the minimum (the exact D of a candidate outside this set). Returns the exact D
+    of every candidate that could be the minimiser (NaN for pruned ones) and the number of exact
     evaluations.
     """
     # exact scans seeding the upper bound: a few dozen for large problems, fewer for small ones
@@ -142,7 +148,7 @@ def _prune(
     spread = np.unique(np.linspace(0, n_cand - 1, min(n_cand, n_spread)).astype(np.int64))
     exact[spread] = scan(spread, 0)[0]
     n_exact = spread.size
-    ustar = float(np.min(exact[spread]))
+    ustar = min(ustar0, float(np.min(exact[spread])))
     while alive.size:
         d, where = scan(alive, k)
         lb[alive] = np.maximum(lb[alive], d)
@@ -205,7 +211,15 @@ def _candidates(x: np.ndarray, first: np.ndarray, min_tail: int) -> np.ndarray:
     return cand[(n - cand) >= min_tail]
 
 
-def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, backend: str) -> CsnResult:
+def _continuous(
+    x: np.ndarray,
+    *,
+    xmax: float | None,
+    min_tail: int,
+    scan: str,
+    backend: str,
+    known: tuple[int, CsnResult] | None = None,
+) -> CsnResult:
     n = x.shape[0]
     L = np.log(x)
     first = _first_index(x)
@@ -222,6 +236,24 @@ def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, 
     if cidx.size == 0:
         raise ValueError("no candidate xmin gives a decreasing power-law tail below xmax")
     c, a, cnv = cand[cidx], alpha[cidx], cn[cidx]
+    n_cand = int(c.size)
+    prev, ustar0 = None, math.inf
+    if known is not None and xmax is None and scan == "pruned":
+        # the candidates at or above s = n - prev_n have the same tail, alpha and D as in the sample of the
+        # prev_n largest values (see _continuous_alphas); its best is one of them, unless its xmin is a value
+        # tied across s (whose tail is longer here): then everything is scanned
+        prev_n, prev = known
+        s = n - prev_n
+        if s == 0:
+            return prev
+        if x[s - 1] == x[s] and prev.xmin == x[s]:
+            prev = None
+        else:
+            below = c < s
+            c, a, cnv = c[below], a[below], cnv[below]
+            ustar0 = prev.ks_distance
+            if c.size == 0:
+                return replace(prev, n_candidates=n_cand)
     Ld, firstd = L, first
     if backend == "cupy":  # move the O(n) arrays to the device once; each scan then sends only candidates
         import cupy as cp
@@ -241,7 +273,9 @@ def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, 
     else:
         # windows sharpen the NumPy bounds; on the GPU the finer grids are cheap enough without them
         local = window if backend == "numpy" else None
-        d, n_exact = _prune(c.size, (n - c).astype(np.int64), run, local=local)
+        d, n_exact = _prune(c.size, (n - c).astype(np.int64), run, local=local, ustar0=ustar0)
+    if prev is not None and not np.nanmin(d, initial=math.inf) <= prev.ks_distance:
+        return replace(prev, n_candidates=n_cand, n_exact=prev.n_exact + int(n_exact))  # ties go to the lower xmin
     best = int(np.nanargmin(d))
     i = int(c[best])
     tail = x[i:]
@@ -251,7 +285,8 @@ def _continuous(x: np.ndarray, *, xmax: float | None, min_tail: int, scan: str, 
         alpha_best = tail.size / float(np.sum(np.log(tail / xmin)))
     else:
         alpha_best = float(a[best])
-    return CsnResult(alpha_best, xmin, int(tail.size), float(d[best]), int(c.size), int(n_exact))
+    n_exact = int(n_exact) + (prev.n_exact if prev is not None else 0)
+    return CsnResult(alpha_best, xmin, int(tail.size), float(d[best]), n_cand, n_exact)
 
 
 # ---------------------------------------------------------------------------------------------- discrete
@@ -340,15 +375,21 @@ def csn_fit(
     min_tail: int = 3,
     scan: str = "pruned",
     backend: str = "numpy",
+    known: tuple[int, CsnResult] | None = None,
 ) -> CsnResult:
-    """Body of the CSN fit on validated, ascending, positive, finite float64 data (cut at ``xmax``)."""
+    """Body of the CSN fit on validated, ascending, positive, finite float64 data (cut at ``xmax``).
+
+    ``known = (m, fit)``: ``fit`` is this function's result on the ``m`` largest values of ``x_sorted`` (same
+    options). The continuous pruned scan then evaluates only the candidates below them and returns the same
+    result as without ``known`` (widening an ``xmin`` window costs only the new candidates).
+    """
     if xmin is not None:
         i = int(np.searchsorted(x_sorted, xmin, side="left"))
         tail = x_sorted[i:]
         return _fixed_xmin(tail, float(xmin), discrete=discrete, xmax=xmax)
     if discrete:
         return _discrete(x_sorted, xmax=xmax, min_tail=min_tail, scan=scan)
-    return _continuous(x_sorted, xmax=xmax, min_tail=min_tail, scan=scan, backend=backend)
+    return _continuous(x_sorted, xmax=xmax, min_tail=min_tail, scan=scan, backend=backend, known=known)
 
 
 def _fixed_xmin(tail: np.ndarray, xmin: float, *, discrete: bool, xmax: float | None) -> CsnResult:

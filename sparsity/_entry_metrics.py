@@ -67,16 +67,23 @@ _PARTITION_FACTOR = 4
 
 
 def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
-    """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened (up to ``top.size``)
-    while the chosen tail holds more than half of the window. Returns the fit and the final window."""
+    """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened once (to
+    ``top.size``) if the chosen tail holds more than half of the window. Returns the fit (``alpha``, ``xmin``,
+    ``n_tail``, ``ks_distance``) and the final window.
+
+    The widened fit is :func:`sparsity.fit_tail` on the wider window; it reuses the first fit (whose
+    candidates keep their tails, alphas and KS distances) and scans only the new candidates.
+    """
+    from sparsity._csn import CsnResult, csn_fit
     from sparsity.tails import fit_tail
 
-    while True:
-        window = top[:K]
-        tf = fit_tail(window[window > 0])
-        if tf.n_tail <= K // 2 or K >= top.size:
-            return tf, K
-        K = min(top.size, 4 * K)
+    window = top[:K]
+    tf = fit_tail(window[window > 0])
+    if tf.n_tail <= K // 2 or K >= top.size:
+        return tf, K
+    first = CsnResult(tf.alpha, tf.xmin, tf.n_tail, tf.ks_distance, 0, 0)
+    wide = np.ascontiguousarray(top[top > 0][::-1])  # ascending, float64, positive: what fit_tail would scan
+    return csn_fit(wide, known=(tf.n, first)), top.size
 
 
 def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ...] | None:

@@ -337,3 +337,56 @@ def test_csn_above_the_alpha_2_threshold_unlike_powerlaw():
         f = fit_tail(pareto(2000, 3.0, np.random.default_rng(seed)))
         misses += not (f.alpha_ci[0] <= 3.0 <= f.alpha_ci[1])
     assert misses <= 4
+
+
+def _csn_key(r):
+    return (r.alpha, r.xmin, r.n_tail, r.ks_distance)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_csn_fit_reusing_a_fit_of_the_top_values_is_the_full_fit(seed):
+    # csn_fit(x, known=(m, fit of the m largest)) scans only the candidates below them, and must return
+    # bitwise the full fit: with heavy ties (some across the boundary), with zeros removed, any m
+    from sparsity._csn import csn_fit
+
+    rng = np.random.default_rng(seed)
+    for trial in range(30):
+        n = int(rng.choice([300, 1500, 6000]))
+        samples = [np.abs(rng.standard_normal(n)), np.round(rng.lognormal(0, 1, n), 1), rng.random(n) ** (-1 / 1.3)]
+        x = np.sort(samples[trial % 3].astype(np.float64))
+        x = x[x > 0]  # csn_fit takes positive values (fit_tail drops zeros)
+        n = x.size
+        m = int(rng.integers(10, n))
+        top = x[n - m :]
+        if np.unique(top).size < 3:
+            continue
+        small = csn_fit(top)
+        assert _csn_key(csn_fit(x, known=(m, small))) == _csn_key(csn_fit(x)), (trial, n, m)
+
+
+def test_csn_fit_reuse_rescans_when_the_known_xmin_is_tied_across_the_boundary():
+    from sparsity._csn import csn_fit
+
+    x = np.sort(np.r_[np.full(50, 2.0), np.random.default_rng(3).random(400) ** (-1 / 1.5) + 2.0, [1.0, 1.5]])
+    m = x.size - np.searchsorted(x, 2.0) - 20  # the boundary splits the run of 2.0
+    top = x[x.size - m :]
+    small = csn_fit(top)
+    assert top[0] == 2.0 and x[x.size - m - 1] == 2.0
+    assert _csn_key(csn_fit(x, known=(m, small))) == _csn_key(csn_fit(x))
+    assert csn_fit(x, known=(x.size, csn_fit(x))) == csn_fit(x)  # the same sample: the known fit itself
+
+
+def test_widened_entry_window_equals_fit_tail_on_it():
+    from sparsity._entry_metrics import _entry_tail_fit
+    from sparsity.tails import fit_tail
+
+    rng = np.random.default_rng(4)
+    widened = 0
+    for trial in range(40):
+        v = np.abs(rng.standard_normal(3000)) if trial % 2 else np.round(np.abs(rng.standard_t(4, 3000)), 2)
+        top = np.sort(v)[::-1][:400]
+        tf, window = _entry_tail_fit(top, 100)
+        ref = fit_tail(top[:window][top[:window] > 0])
+        assert _csn_key(tf) == (ref.alpha, ref.xmin, ref.n_tail, ref.ks_distance)
+        widened += window > 100
+    assert widened > 5
