@@ -69,9 +69,11 @@ class RowPipeline:
 
     def shutdown(self) -> None:
         """Stop the threads (also after an error: nothing keeps running)."""
-        self._spectra.shutdown(wait=True, cancel_futures=True)
-        if self.entry_pool is not None:
-            self.entry_pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self._spectra.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if self.entry_pool is not None:
+                self.entry_pool.shutdown(wait=True, cancel_futures=True)
 
     def _send(self) -> None:
         """Start the current group's spectra in the background, then finish the group sent before it."""

@@ -349,10 +349,17 @@ def decay_grid(k_min: int, k_max: int) -> np.ndarray:
 def loglog_fit(ks: np.ndarray, values: np.ndarray) -> DecayFit:
     """Least squares of ``log values`` on ``log ks`` (positive values): the fit behind :func:`decay_exponent`."""
     lk, le = np.log(ks.astype(np.float64)), np.log(values)
+    if not np.all(np.isfinite(le)):
+        raise ValueError("loglog_fit needs positive, finite values")
     # closed-form simple regression on centred data: no BLAS/LAPACK call, so the result does not depend on
     # how many BLAS threads another thread (sparsity._gram) has allowed at that moment
     dk = lk - lk.mean()
-    slope = float(np.sum(dk * (le - le.mean())) / np.sum(dk * dk))
+    sxx = float(np.sum(dk * dk))
+    if not sxx > 0:
+        raise ValueError(f"loglog_fit needs at least 2 distinct k; got {np.unique(ks).tolist()}")
+    if np.ptp(le) == 0:  # constant values: an exact fit with slope 0 (not 1e-28 from rounding of the mean)
+        return DecayFit(0.0, float(le[0]), 1.0, int(ks[0]), int(ks[-1]))
+    slope = float(np.sum(dk * (le - le.mean())) / sxx)
     intercept = float(le.mean() - slope * lk.mean())
     resid = le - (slope * lk + intercept)
     ss_tot = float(np.sum((le - le.mean()) ** 2))

@@ -139,12 +139,13 @@ _SPECTRAL_KEYS = (
     "predicted_rank_decay", "measured_rank_decay", "rank_decay_r2", "compressible",
 )  # fmt: skip
 _PENDING_BYTES = 16 * 2**20
-"""analyze_weights keeps small matrices (and counts their future Gram matrices) up to this many bytes before
-finding their spectra as one batch: a bounded addition to the peak memory of one tensor at a time."""
+"""analyze_weights groups small matrices (counting their future Gram matrices and the entry magnitudes) up to
+this many bytes before finding their spectra as one batch; with the group in flight, at most twice this is
+added to the peak memory of one tensor at a time."""
 
 _PENDING_TENSORS = 16
-"""At most this many prepared tensors wait for their rows. Their entry magnitudes (``4 * entry_top`` values,
-or all of them with ``entry_top=None``) count towards :data:`_PENDING_BYTES` too."""
+"""A group holds at most this many prepared tensors (two groups exist at a time). Their entry magnitudes
+(``4 * entry_top`` values, or all of them with ``entry_top=None``) count towards :data:`_PENDING_BYTES` too."""
 
 
 def _prepare(
@@ -296,9 +297,12 @@ def analyze_weights(
     -----
     Tensors are read one at a time and released before the next is read. The spectra of small NumPy matrices
     (see :mod:`sparsity._gram`) wait, up to 16 MB of them, to be found together on all cores with
-    single-threaded BLAS, and (with ``errors="row"``) the entry fits run on two worker threads from host
-    copies of each tensor's largest magnitudes (at most 16 tensors, and 16 MB of matrices and magnitudes,
-    wait for their rows); each row is bitwise the row :func:`analyze_matrix` gives for that tensor alone.
+    single-threaded BLAS on a background thread while the next tensors are read, and (with ``errors="row"``)
+    the entry fits run on two worker threads from host copies of each tensor's largest magnitudes (see
+    :mod:`sparsity._row_pipeline`: at most two groups of 16 tensors and 16 MB of matrices and magnitudes wait
+    for their rows). Each row is bitwise the row :func:`analyze_matrix` gives for that tensor alone. While a
+    batch runs, BLAS is limited to one thread process-wide, so a ``source`` iterator that does BLAS work of
+    its own (e.g. dequantisation by matmul) may run single-threaded at times.
 
     Examples
     --------
@@ -348,6 +352,7 @@ def analyze_weights(
                 )
             except (ValueError, TypeError) as exc:
                 if errors == "raise":
+                    pipeline.finish_all()  # an earlier tensor that fails is the one to report
                     if str(exc).startswith(f"tensor {name!r}"):
                         raise
                     raise type(exc)(f"tensor {name!r}: {exc}") from exc

@@ -389,3 +389,17 @@ def test_fits_do_not_depend_on_the_blas_thread_count():
     ref = np.polyfit(np.log(ks), np.log(e), 1)
     assert fit.exponent == pytest.approx(-ref[0], rel=1e-12)
     assert fit.intercept == pytest.approx(ref[1], rel=1e-12)
+
+
+def test_loglog_fit_edge_cases():
+    from sparsity.curves import loglog_fit
+
+    ks = np.array([10, 20, 40, 80])
+    flat = loglog_fit(ks, np.full(4, 3.0))
+    assert (flat.exponent, flat.r2) == (0.0, 1.0) and flat.intercept == pytest.approx(math.log(3.0))
+    with pytest.raises(ValueError, match="2 distinct k"):
+        loglog_fit(np.array([10, 10, 10]), np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="positive, finite"):
+        loglog_fit(ks, np.array([1.0, 0.5, np.nan, 0.1]))
+    exact = loglog_fit(ks, 5.0 * ks**-0.75)
+    assert exact.exponent == pytest.approx(0.75, rel=1e-13) and exact.r2 == pytest.approx(1.0, abs=1e-13)

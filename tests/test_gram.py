@@ -249,3 +249,44 @@ def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
     assert df.iloc[1]["reason"] == "boom" and df.iloc[1]["N"] == 77
     with pytest.raises(ValueError, match="tensor 'bad': boom"):
         sp.analyze_weights(tensors, errors="raise")
+
+
+def test_errors_raise_reports_the_first_failing_tensor_across_groups(monkeypatch):
+    # tensor 1's spectrum fails in a batch still in flight when tensor 2 fails while being read: the error
+    # raised is tensor 1's (the reading order), and no thread is left behind
+    import threading
+
+    import sparsity._row_pipeline as rp
+    import sparsity.layer_metrics as lm
+
+    monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
+    original = rp.gram_eigenvalues_many
+
+    def flaky(mats):
+        if any(A.shape == (77, 33) for A in mats):
+            raise np.linalg.LinAlgError("eigenvalues did not converge")
+        return original(mats)
+
+    monkeypatch.setattr(rp, "gram_eigenvalues_many", flaky)
+    rng = np.random.default_rng(7)
+    nan = rng.standard_normal((40, 30))
+    nan[0, 0] = np.nan
+    source = {
+        "t0": rng.standard_normal((50, 30)),
+        "t1": rng.standard_normal((77, 33)),
+        "t2": nan,
+        "t3": rng.standard_t(3.0, (50, 30)),
+    }
+    threads = threading.active_count()
+    with pytest.raises(np.linalg.LinAlgError, match="tensor 't1'"):
+        sp.analyze_weights(source, entries=False, errors="raise")
+    df = sp.analyze_weights(source, errors="row")
+    assert list(df["status"]) == ["ok", "failed", "failed", "ok"]
+
+    def boom(rec, evals, min_evals):
+        raise RuntimeError("not caught by errors='row'")
+
+    monkeypatch.setattr(lm, "_finish", boom)
+    with pytest.raises(RuntimeError):
+        sp.analyze_weights(source)
+    assert threading.active_count() == threads

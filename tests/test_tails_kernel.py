@@ -131,3 +131,14 @@ def test_batched_block_scan_with_an_invalid_candidate_equals_the_plain_scan():
     assert np.isnan(d[0]) and np.isnan(d[5]) and np.all(np.isfinite(np.delete(d, [0, 5])))
     np.testing.assert_array_equal(d, d_plain)
     np.testing.assert_array_equal(j, j_plain)
+
+
+def test_float32_logs_are_evaluated_in_float64():
+    # the scan works in float64 in place: float32 logs give exactly the float64 results of the same values
+    _x, L, first, cand, alpha, cn = _setup(13, True)
+    L32 = L.astype(np.float32)
+    for k in (0, 16):
+        d32, j32 = ks_scan_numpy(L32, first, cand, alpha, cn, k)
+        d64, j64 = ks_scan_numpy(L32.astype(np.float64), first, cand, alpha, cn, k)
+        np.testing.assert_array_equal(d32, d64)
+        np.testing.assert_array_equal(j32, j64)

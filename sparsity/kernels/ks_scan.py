@@ -180,6 +180,7 @@ def ks_scan_numpy(
         Index ``first[j]`` where it is attained (first such point).
     """
     cand = np.asarray(cand, dtype=np.int64)
+    L = np.asarray(L, dtype=np.float64)  # the evaluation works in place in float64 (no copy for float64 L)
     n = L.shape[0]
     nc = cand.shape[0]
     dmax = np.zeros(nc)
@@ -234,6 +235,7 @@ def ks_window_numpy(
     maximum of ``|G|`` usually lies within a few grid steps ``(m - 1) // k`` of the grid's own maximiser.
     Points are clipped to the tail ``[i, n - 1]``.
     """
+    L = np.asarray(L, dtype=np.float64)
     n = L.shape[0]
     nc = cand.shape[0]
     out = np.zeros(nc)
