@@ -233,3 +233,17 @@ def test_analyze_matrix_backends(xp):
     b = sp.analyze_matrix(xp.asarray(W_np))
     for key in ("alpha_ww", "xmin", "num_spikes", "measured_rank_decay", "entry_alpha", "entry_measured_decay"):
         assert b[key] == pytest.approx(a[key], rel=1e-9)
+
+
+def test_analyze_weights_backends(xp, monkeypatch):
+    # non-NumPy tensors take the per-tensor spectrum path through the row pipeline (groups of 2 here)
+    import sparsity.layer_metrics as lm
+
+    monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
+    rng = np.random.default_rng(30)
+    tensors = {f"w{i}": rng.standard_t(3, (60 + 10 * i, 40)) for i in range(5)}
+    a = sp.analyze_weights(tensors)
+    b = sp.analyze_weights({k: xp.asarray(v) for k, v in tensors.items()})
+    assert list(b["name"]) == list(a["name"]) and list(b["status"]) == ["ok"] * 5
+    for key in ("alpha_ww", "xmin", "num_spikes", "measured_rank_decay", "entry_alpha", "entry_measured_decay"):
+        np.testing.assert_allclose(b[key].to_numpy(float), a[key].to_numpy(float), rtol=1e-9)
