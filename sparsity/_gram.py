@@ -118,12 +118,12 @@ def gram_eigenvalues_many(mats: list[np.ndarray]) -> list[np.ndarray]:
     mats = [np.asarray(A) for A in mats]  # any conversion happens before the lock is taken
     out: list[np.ndarray] = [np.empty(0)] * len(mats)
     small = [i for i, A in enumerate(mats) if is_small(*A.shape)]
+    large = sorted(set(range(len(mats))) - set(small))
     # largest first, so that the threads finish together
     small.sort(key=lambda i: -(mats[i].shape[0] + mats[i].shape[1]) * mats[i].shape[1] ** 2)
     with _BLAS_LOCK:
-        for i, A in enumerate(mats):
-            if not is_small(*A.shape):
-                out[i] = eigvalsh_upper(gram_numpy(A))
+        for i in large:
+            out[i] = eigvalsh_upper(gram_numpy(mats[i]))
         if not small:
             return out
         with _single_threaded_blas(), ThreadPoolExecutor(max_workers=_workers(len(small))) as pool:

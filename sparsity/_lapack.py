@@ -48,9 +48,7 @@ def _lapack(name: str) -> Any:
         capsule = cython_lapack.__pyx_capi__[name]
         signature = _CAPSULE_NAME(capsule)
         args = signature.decode().split("(", 1)[1].rstrip(")").split(",")
-        expected = [
-            "char *" if t is ctypes.c_char_p else "int *" if t is _c_int_p else "d *" for t in _SIGNATURES[name]
-        ]
+        expected = [_C_NAMES[t] for t in _SIGNATURES[name]]
         got = [a.strip().replace("__pyx_t_5scipy_6linalg_13cython_lapack_d", "d") for a in args]
         if not signature.startswith(b"void (") or got != expected:
             raise RuntimeError(f"scipy.linalg.cython_lapack.{name} has signature {signature!r}; expected {expected}")

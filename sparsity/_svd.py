@@ -40,8 +40,6 @@ __all__ = [
 
 SvMethod = Literal["auto", "gram", "svd"]
 
-# extension dtypes (ml_dtypes) that the linear algebra cannot use directly: computed in float32.
-
 
 def as_matrix(W: Any, name: str = "W", *, min_ndim: int = 2, max_ndim: int | None = None) -> tuple[Any, Any]:
     """Validate a (stack of) matrix input and return ``(W, xp)`` with a floating dtype.

@@ -158,7 +158,7 @@ def _prepare(
     m, n = int(mats.shape[-2]), int(mats.shape[-1])
     rec: dict[str, Any] = {"big": max(m, n), "small": min(m, n), "shape": tuple(int(d) for d in mats.shape)}
     rec["row"] = {"shape": tuple(int(d) for d in W.shape), "N": rec["big"], "M": rec["small"], "rf": K}
-    if isinstance(mats, np.ndarray) and is_small(max(m, n), min(m, n)):
+    if isinstance(mats, np.ndarray) and is_small(rec["big"], rec["small"]):
         rec["mats"], rec["scale"] = oriented_matrices(mats)
     else:
         rec["lam"] = host_float64(eigenvalues_gram(mats, xp=xp)).ravel()

@@ -149,17 +149,22 @@ def test_concurrent_callers_restore_blas_threads():
     assert [d["num_threads"] for d in threadpool_info()] == before
 
 
-def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
+def _fail_batches_holding(monkeypatch, shape):
+    """Make every batch of Gram spectra that holds a matrix of this shape fail, as LAPACK would."""
     import sparsity._row_pipeline as rp
 
     original = rp.gram_eigenvalues_many
 
     def flaky(mats):
-        if any(A.shape == (77, 33) for A in mats):
+        if any(A.shape == shape for A in mats):
             raise np.linalg.LinAlgError("eigenvalues did not converge")
         return original(mats)
 
     monkeypatch.setattr(rp, "gram_eigenvalues_many", flaky)
+
+
+def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
+    _fail_batches_holding(monkeypatch, (77, 33))
     rng = np.random.default_rng(5)
     tensors = {
         "ok1": rng.standard_normal((50, 30)),
@@ -256,18 +261,10 @@ def test_errors_raise_reports_the_first_failing_tensor_across_groups(monkeypatch
     # raised is tensor 1's (the reading order), and no thread is left behind
     import threading
 
-    import sparsity._row_pipeline as rp
     import sparsity.layer_metrics as lm
 
     monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
-    original = rp.gram_eigenvalues_many
-
-    def flaky(mats):
-        if any(A.shape == (77, 33) for A in mats):
-            raise np.linalg.LinAlgError("eigenvalues did not converge")
-        return original(mats)
-
-    monkeypatch.setattr(rp, "gram_eigenvalues_many", flaky)
+    _fail_batches_holding(monkeypatch, (77, 33))
     rng = np.random.default_rng(7)
     nan = rng.standard_normal((40, 30))
     nan[0, 0] = np.nan

@@ -79,15 +79,16 @@ def _exact_blocks_many(
     # block bound slack ~ 1/nb must be well below D ~ 1/sqrt(m): nb = 16 sqrt(m) keeps ~10% of the blocks open
     nb = np.minimum(m // 4, (16 * np.sqrt(m)).astype(np.int64))
     cnt = nb + 1
+    gstart = np.cumsum(cnt) - cnt  # where each candidate's grid points start in the flat array
     seg = np.repeat(np.arange(nc), cnt)
-    t = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    t = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(gstart, cnt)
     i_g = cand[seg]
     jg = i_g + (t * (m[seg] - 1)) // nb[seg]
     jj = first[jg]
     F = (1.0 - np.exp(-alpha[seg] * (L[jj] - L[i_g]))) * cn[seg]
     e = (jj - i_g) / m[seg].astype(np.float64)
     gg = np.abs(F - e)
-    best = np.maximum.reduceat(gg, np.cumsum(cnt) - cnt)
+    best = np.maximum.reduceat(gg, gstart)
     ub = np.maximum(F[1:] - e[:-1], e[1:] - F[:-1])
     ob = np.flatnonzero((seg[1:] == seg[:-1]) & (ub + _BLOCK_MARGIN >= best[seg[:-1]]))
     lo, hi = jg[ob], jg[ob + 1]
@@ -104,7 +105,7 @@ def _exact_blocks_many(
         dmax[has] = np.maximum(best[has], np.maximum.reduceat(g, pstart))
     # first occurrence of the maximum: first[] is nondecreasing along each segment, so the smallest index hit
     never = np.iinfo(np.int64).max
-    jmax = np.minimum.reduceat(np.where(gg == dmax[seg], jj, never), np.cumsum(cnt) - cnt)
+    jmax = np.minimum.reduceat(np.where(gg == dmax[seg], jj, never), gstart)
     if has.size:
         open_hit = np.minimum.reduceat(np.where(g == dmax[pseg], first[j], never), pstart)
         jmax[has] = np.minimum(jmax[has], open_hit)
