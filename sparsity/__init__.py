@@ -6,6 +6,7 @@ error decay as that tail index predicts, on either side of the alpha = 2 thresho
 """
 
 from sparsity import synthetic
+from sparsity._version import __version__
 from sparsity.curves import (
     DecayFit,
     best_k_error,
@@ -14,6 +15,15 @@ from sparsity.curves import (
     effective_sparsity,
     predicted_decay_exponent,
 )
+from sparsity.layers import (
+    EsdFit,
+    alpha_ww_to_sv_tail_index,
+    analyze_matrix,
+    analyze_weights,
+    fit_esd,
+    sv_tail_index_to_alpha_ww,
+)
+from sparsity.linalg import esd, rank_k_error, singular_values, truncate
 from sparsity.measures import (
     entropy_effective_rank,
     gini_index,
@@ -21,18 +31,6 @@ from sparsity.measures import (
     numerical_sparsity,
     participation_ratio,
     stable_rank,
-)
-from sparsity.spectra import (
-    EsdFit,
-    alpha_ww_to_sv_tail_index,
-    analyze_matrix,
-    analyze_weights,
-    esd,
-    fit_esd,
-    rank_k_error,
-    singular_values,
-    sv_tail_index_to_alpha_ww,
-    truncate,
 )
 from sparsity.tails import (
     LikelihoodRatioTest,
@@ -43,8 +41,6 @@ from sparsity.tails import (
     power_law_pvalue,
 )
 from sparsity.weights import WeightsError, load_weights
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DecayFit",

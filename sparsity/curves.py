@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sparsity._array_api import to_numpy
+from sparsity._input import check_k, check_p, check_positive_float, flat_magnitudes, raise_if_nonfinite
 from sparsity._threads import available_cpus
-from sparsity._validation import check_k, check_p, check_positive_float, flat_magnitudes, raise_if_nonfinite
 
 __all__ = [
     "DecayFit",
@@ -352,7 +352,7 @@ def loglog_fit(ks: np.ndarray, values: np.ndarray) -> DecayFit:
     if not np.all(np.isfinite(le)):
         raise ValueError("loglog_fit needs positive, finite values")
     # closed-form simple regression on centred data: no BLAS/LAPACK call, so the result does not depend on
-    # how many BLAS threads another thread (sparsity._gram) has allowed at that moment
+    # how many BLAS threads another thread (sparsity.linalg._gram) has allowed at that moment
     dk = lk - lk.mean()
     sxx = float(np.sum(dk * dk))
     if not sxx > 0:

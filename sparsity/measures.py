@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sparsity._array_api import to_numpy
-from sparsity._validation import flat_magnitudes
+from sparsity._input import flat_magnitudes
 
 __all__ = [
     "entropy_effective_rank",

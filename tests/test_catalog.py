@@ -1,4 +1,4 @@
-"""Tests for sparsity.catalog and datasets/catalog.toml (no network: pip is replaced by a stub)."""
+"""Tests for sparsity.harness.catalog and datasets/catalog.toml (no network: pip is replaced by a stub)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from sparsity import catalog
-from sparsity.catalog import CatalogEntry, find_entry, install, install_command, load_catalog, resolve, status
+from sparsity.harness import catalog
+from sparsity.harness.catalog import CatalogEntry, find_entry, install, install_command, load_catalog, resolve, status
 from sparsity.weights import detect_format, load_weights
 
 ENTRIES = load_catalog()

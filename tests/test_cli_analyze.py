@@ -7,14 +7,14 @@ import json
 import pickle
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sparsity import catalog, cli
+from sparsity import cli
 from sparsity.cli import SUBCOMMANDS, build_parser, main, write_table
+from sparsity.harness import catalog
 
 RNG = np.random.default_rng(11)
 
@@ -37,15 +37,6 @@ def _run(argv, capsys):
     return code, out, err
 
 
-def _has_analyze_weights() -> bool:
-    try:
-        from sparsity import spectra
-    except ImportError:
-        return False
-    return hasattr(spectra, "analyze_weights")
-
-
-needs_spectra = pytest.mark.skipif(not _has_analyze_weights(), reason="sparsity.spectra.analyze_weights missing")
 
 
 # ------------------------------------------------------------------------------------------- the parser
@@ -140,10 +131,9 @@ def stub_spectra(monkeypatch):
             rows.append({"name": name, "rows": w.shape[0], "fro": float(np.linalg.norm(w))})
         return pd.DataFrame(rows)
 
-    import sparsity
+    import sparsity.layers
 
-    monkeypatch.setattr(sparsity, "spectra", types.SimpleNamespace(analyze_weights=analyze_weights), raising=False)
-    monkeypatch.setitem(sys.modules, "sparsity.spectra", sparsity.spectra)
+    monkeypatch.setattr(sparsity.layers, "analyze_weights", analyze_weights)
     return seen
 
 
@@ -184,7 +174,7 @@ def test_output_file_format_from_extension(tmp_path, npz, capsys, stub_spectra, 
         assert [r["name"] for r in json.loads(text)] == ["fc1", "fc2"]
     elif fmt == "markdown":
         lines = text.splitlines()
-        assert lines[0] == "| name | rows | fro |" and lines[1] == "|---|---|---|" and len(lines) == 4
+        assert lines[0] == "| name | rows | fro |" and lines[1] == "|:---|---:|---:|" and len(lines) == 4
     else:
         assert text.splitlines()[0].split() == ["name", "rows", "fro"]
     assert list(tmp_path.glob(".out*")) == []  # no temporary file left behind
@@ -205,7 +195,6 @@ def test_write_table_markdown_escapes_and_formats(capsys):
 
 
 # ------------------------------------------------------------------------------------- analyze (real)
-@needs_spectra
 def test_analyze_real_metrics_on_a_small_file(npz, capsys):
     code, out, err = _run(["analyze", npz, "--format", "json"], capsys)
     assert code == 0, err
@@ -213,7 +202,7 @@ def test_analyze_real_metrics_on_a_small_file(npz, capsys):
     assert [r["name"] for r in rows] == ["fc1", "fc2"]
     assert {"alpha_ww", "sv_tail_index", "entry_alpha", "status"} <= set(rows[0])
     assert all(r["status"] == "ok" for r in rows)
-    from sparsity.spectra import analyze_weights
+    from sparsity import analyze_weights
     from sparsity.weights import load_weights
 
     direct = analyze_weights(load_weights(npz))
@@ -221,7 +210,6 @@ def test_analyze_real_metrics_on_a_small_file(npz, capsys):
     assert np.allclose([r["alpha_ww"] for r in rows], direct["alpha_ww"], rtol=0, atol=1e-15)
 
 
-@needs_spectra
 def test_a_bad_tensor_becomes_a_failed_row(tmp_path, capsys):
     import zipfile
 
@@ -245,7 +233,6 @@ def test_a_bad_tensor_becomes_a_failed_row(tmp_path, capsys):
     assert "warning" in err and "b.weight" in err and "Traceback" not in err
 
 
-@needs_spectra
 def test_analyze_a_catalog_entry_by_name(capsys):
     state, _ = catalog.status(catalog.find_entry("g2p-en"))
     if state != "installed":

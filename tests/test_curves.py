@@ -371,7 +371,7 @@ def test_full_curve_is_the_same_with_the_parallel_sort(monkeypatch):
 
 
 def test_fits_do_not_depend_on_the_blas_thread_count():
-    # analyze_weights finishes rows while another thread holds a one-thread BLAS limit (sparsity._gram): the
+    # analyze_weights finishes rows while another thread holds a one-thread BLAS limit (sparsity.linalg._gram): the
     # host-side fits must give the same bits under any limit, so they call no BLAS
     from threadpoolctl import threadpool_limits
 

@@ -1,4 +1,4 @@
-"""Gram eigenvalues of many matrices at once (sparsity._gram): batching changes no bit of any result."""
+"""Gram eigenvalues of many matrices at once (sparsity.linalg._gram): batching changes no bit of any result."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 
 import sparsity as sp
-from sparsity import _gram
+from sparsity.linalg import _gram
 
 EPS64 = np.finfo(np.float64).eps
 
@@ -61,8 +61,8 @@ def test_large_matrices_take_the_all_threads_path(monkeypatch):
 def test_analyze_weights_rows_equal_analyze_matrix(monkeypatch):
     # analyze_weights batches the small matrices' spectra (flushing every few tensors here); every row must be
     # exactly the row analyze_matrix gives for the same tensor alone.
-    import sparsity._row_pipeline as rp
-    import sparsity.layer_metrics as lm
+    import sparsity.layers._analyze as lm
+    import sparsity.layers._row_pipeline as rp
 
     monkeypatch.setattr(lm, "_PENDING_BYTES", 300_000)
     batches = []
@@ -151,7 +151,7 @@ def test_concurrent_callers_restore_blas_threads():
 
 def _fail_batches_holding(monkeypatch, shape):
     """Make every batch of Gram spectra that holds a matrix of this shape fail, as LAPACK would."""
-    import sparsity._row_pipeline as rp
+    import sparsity.layers._row_pipeline as rp
 
     original = rp.gram_eigenvalues_many
 
@@ -185,7 +185,7 @@ def test_overflowing_spectrum_gives_a_failed_row_with_the_reason():
 
 
 def test_failed_batch_row_keeps_identity_columns_and_error_type(monkeypatch):
-    import sparsity._row_pipeline as rp
+    import sparsity.layers._row_pipeline as rp
 
     def broken(mats):
         raise np.linalg.LinAlgError("eigenvalues did not converge")
@@ -213,7 +213,7 @@ def test_lock_is_fresh_in_a_forked_child():
 def test_analyze_weights_entry_columns_from_the_worker_equal_analyze_matrix(monkeypatch):
     # entry fits run on worker threads while later tensors are read and spectra are found; rows come out in
     # order and equal analyze_matrix's, with a large-path tensor, a tiny one and several flushes in between
-    import sparsity.layer_metrics as lm
+    import sparsity.layers._analyze as lm
 
     monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
     monkeypatch.setattr(_gram, "SMALL_BYTES", 8 * 250 * 80)
@@ -237,7 +237,7 @@ def test_analyze_weights_entry_columns_from_the_worker_equal_analyze_matrix(monk
 
 
 def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
-    import sparsity.layer_metrics as lm
+    import sparsity.layers._analyze as lm
 
     original = lm.entry_columns
 
@@ -261,7 +261,7 @@ def test_errors_raise_reports_the_first_failing_tensor_across_groups(monkeypatch
     # raised is tensor 1's (the reading order), and no thread is left behind
     import threading
 
-    import sparsity.layer_metrics as lm
+    import sparsity.layers._analyze as lm
 
     monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
     _fail_batches_holding(monkeypatch, (77, 33))

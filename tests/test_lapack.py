@@ -1,4 +1,4 @@
-"""sparsity._lapack: SciPy's LAPACK through its C pointers, the same numbers as the f2py wrappers, GIL released."""
+"""sparsity.linalg._lapack: SciPy's LAPACK through its C pointers: the f2py wrappers' numbers, GIL released."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.linalg import lapack
 
-from sparsity._lapack import eigvalsh_upper
+from sparsity.linalg._lapack import eigvalsh_upper
 
 
 def _gram(n: int, seed: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sparsity._shipped import shipped_dir
+from sparsity.harness._shipped import shipped_dir
 
 try:  # Python >= 3.11
     import tomllib
@@ -33,36 +33,36 @@ def test_data_packages_map_to_the_shipped_files():
         assert package in st["packages"]
         patterns = st["package-data"][package]
         assert any(any((ROOT / directory).glob(p)) for p in patterns), (package, directory)
-    from sparsity.catalog import CATALOG_PATH
-    from sparsity.suite import SUITES_DIR
+    from sparsity.harness.catalog import CATALOG_PATH
+    from sparsity.harness.suite import SUITES_DIR
 
     assert SUITES_DIR == ROOT / "bench" / "suites" and CATALOG_PATH == ROOT / "datasets" / "catalog.toml"
 
 
 def test_shipped_dir_falls_back_to_the_data_package(tmp_path, monkeypatch):
-    import sparsity._shipped as shipped
-    import sparsity.kernels
+    import sparsity.harness._shipped as shipped
+    import sparsity.tails
 
     # no such source directory: the package's own directory (what a wheel install finds)
-    assert shipped_dir("no/such/dir", "sparsity.kernels") == Path(sparsity.kernels.__file__).parent
+    assert shipped_dir("no/such/dir", "sparsity.tails") == Path(sparsity.tails.__file__).parent
     # neither: the source path, so that the caller's error names it
     missing = shipped_dir("no/such/dir", "sparsity.no_such_package")
     assert missing == ROOT / "no" / "such" / "dir"
     # installed (no pyproject.toml beside the package): another project's "datasets" directory is not ours
     (tmp_path / "datasets").mkdir()
     monkeypatch.setattr(shipped, "_SOURCE_ROOT", tmp_path)
-    assert shipped_dir("datasets", "sparsity.kernels") == Path(sparsity.kernels.__file__).parent
+    assert shipped_dir("datasets", "sparsity.tails") == Path(sparsity.tails.__file__).parent
 
 
 @pytest.mark.parametrize("name", ["quick", "full", "gpu"])
 def test_shipped_suites_load(name):
-    from sparsity.suite import load_suite
+    from sparsity.harness.suite import load_suite
 
     assert load_suite(name).name == name
 
 
 def test_a_suite_name_is_not_shadowed_by_a_directory(tmp_path, monkeypatch):
-    from sparsity.suite import load_suite
+    from sparsity.harness.suite import load_suite
 
     (tmp_path / "quick").mkdir()
     monkeypatch.chdir(tmp_path)

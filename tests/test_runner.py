@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsity.cases import TIMING_COLUMNS
-from sparsity.runner import run_suite
-from sparsity.suite import SuiteError, load_suite
+from sparsity.harness.cases import TIMING_COLUMNS
+from sparsity.harness.runner import run_suite
+from sparsity.harness.suite import SuiteError, load_suite
 
 TINY = """
 name = "tiny"
@@ -169,7 +169,7 @@ def test_torn_partial_line_is_ignored_and_resume_checks_seed(tmp_path):
     run_suite(suite, out, progress=False, report=False)
     want = pd.read_csv(out / "results.csv")
     # Simulate a crash that left one finished task and a torn line.
-    from sparsity.cases import run_task
+    from sparsity.harness.cases import run_task
 
     recs = run_task(suite.tasks[0], suite.seed)
     lines = [json.dumps({**r, "task_id": suite.tasks[0].task_id}) for r in recs]

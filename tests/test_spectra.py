@@ -1,4 +1,4 @@
-"""Tests for sparsity.spectra: singular values, ESD, truncation (exact and randomized), rank-k errors.
+"""Tests for sparsity.linalg._api: singular values, ESD, truncation (exact and randomized), rank-k errors.
 
 Error bounds used below (u = unit roundoff of the working precision, s_1 the largest singular value):
 - backward-stable SVD (LAPACK gesdd): |s_i' - s_i| <= p(m, n) u s_1 (Weyl); we take p(m, n) = m + n.
@@ -295,8 +295,8 @@ def test_truncate_backends(xp):
 def test_blocked_gram_equals_one_shot(monkeypatch):
     # Large float32 matrices form the Gram matrix from float64 row blocks (memory); the eigenvalues must be
     # those of the one-shot Gram to rounding: both are float64 sums of exact float32 products.
-    import sparsity._gram as gram
-    import sparsity._svd as svd
+    import sparsity.linalg._gram as gram
+    import sparsity.linalg._svd as svd
 
     A = np.random.default_rng(3).standard_t(3.0, (2000, 300)).astype(np.float32)
     one = svd._gram_eigvalsh_numpy(A)

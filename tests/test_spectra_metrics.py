@@ -11,7 +11,7 @@ import pytest
 import sparsity as sp
 from sparsity import synthetic
 from sparsity._array_api import to_numpy
-from sparsity._mp import mp_edges, mp_median
+from sparsity.layers._mp import mp_edges, mp_median
 
 # ------------------------------------------------------------------------------------- Marchenko-Pastur
 
@@ -237,7 +237,7 @@ def test_analyze_matrix_backends(xp):
 
 def test_analyze_weights_backends(xp, monkeypatch):
     # non-NumPy tensors take the per-tensor spectrum path through the row pipeline (groups of 2 here)
-    import sparsity.layer_metrics as lm
+    import sparsity.layers._analyze as lm
 
     monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
     rng = np.random.default_rng(30)

@@ -1,4 +1,4 @@
-"""Tests for sparsity.suite: the shipped suites load, bad suite files give one clear error."""
+"""Tests for sparsity.harness.suite: the shipped suites load, bad suite files give one clear error."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from sparsity.suite import GENERATORS, SuiteError, load_suite, suite_names
+from sparsity.harness.suite import GENERATORS, SuiteError, load_suite, suite_names
 
 GOOD_GROUP = """
 [[groups]]

@@ -1,4 +1,4 @@
-"""Tests for sparsity.tails: the CSN fit (exact scan, pruning, peers) and input validation."""
+"""Tests for sparsity.tails._fit: the CSN fit (exact scan, pruning, peers) and input validation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from sparsity._csn import csn_fit
-from sparsity.tails import MIN_NONZERO, TailFit, fit_tail
+from sparsity.tails._csn import csn_fit
+from sparsity.tails._fit import MIN_NONZERO, TailFit, fit_tail
 
 
 def pareto(n: int, alpha: float, rng: np.random.Generator, xmin: float = 1.0) -> np.ndarray:
@@ -347,7 +347,7 @@ def _csn_key(r):
 def test_csn_fit_reusing_a_fit_of_the_top_values_is_the_full_fit(seed):
     # csn_fit(x, known=(m, fit of the m largest)) scans only the candidates below them, and must return
     # bitwise the full fit: with heavy ties (some across the boundary), with zeros removed, any m
-    from sparsity._csn import csn_fit
+    from sparsity.tails._csn import csn_fit
 
     rng = np.random.default_rng(seed)
     for trial in range(30):
@@ -365,7 +365,7 @@ def test_csn_fit_reusing_a_fit_of_the_top_values_is_the_full_fit(seed):
 
 
 def test_csn_fit_reuse_rescans_when_the_known_xmin_is_tied_across_the_boundary():
-    from sparsity._csn import csn_fit
+    from sparsity.tails._csn import csn_fit
 
     x = np.sort(np.r_[np.full(50, 2.0), np.random.default_rng(3).random(400) ** (-1 / 1.5) + 2.0, [1.0, 1.5]])
     m = x.size - np.searchsorted(x, 2.0) - 20  # the boundary splits the run of 2.0
@@ -377,8 +377,8 @@ def test_csn_fit_reuse_rescans_when_the_known_xmin_is_tied_across_the_boundary()
 
 
 def test_widened_entry_window_equals_fit_tail_on_it():
-    from sparsity._entry_metrics import _entry_tail_fit
-    from sparsity.tails import fit_tail
+    from sparsity.layers._entry import _entry_tail_fit
+    from sparsity.tails._fit import fit_tail
 
     rng = np.random.default_rng(4)
     widened = 0

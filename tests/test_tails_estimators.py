@@ -1,4 +1,4 @@
-"""Tests for the order-statistic and quantile tail estimators of sparsity.tails (hill, moments, pickands,
+"""Tests for the order-statistic and quantile tail estimators of sparsity.tails._fit (hill, moments, pickands,
 ranksize, stable), the double bootstrap and the bootstrap confidence interval."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from sparsity import _tail_estimators as est
-from sparsity.tails import fit_tail
+from sparsity.tails import _estimators as est
+from sparsity.tails._fit import fit_tail
 
 
 def pareto(n: int, alpha: float, seed: int) -> np.ndarray:

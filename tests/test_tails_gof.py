@@ -1,4 +1,4 @@
-"""Tests for the goodness-of-fit tools of sparsity.tails: CSN bootstrap p-value, Vuong likelihood ratios."""
+"""Tests for the goodness-of-fit tools of sparsity.tails._fit: CSN bootstrap p-value, Vuong likelihood ratios."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from sparsity import _tail_gof as gof
+from sparsity.tails import _gof as gof
 from sparsity.tails import fit_tail, likelihood_ratio_test, power_law_pvalue
 
 

@@ -1,4 +1,4 @@
-"""Tests for sparsity.kernels.ks_scan: the NumPy twin against the definition, and the CuPy kernel against the
+"""Tests for sparsity.tails._ks_scan: the NumPy twin against the definition, and the CuPy kernel against the
 twin (GPU only)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsity._csn import _continuous_alphas, _first_index
-from sparsity.kernels.ks_scan import ks_scan_numpy
+from sparsity.tails._csn import _continuous_alphas, _first_index
+from sparsity.tails._ks_scan import ks_scan_numpy
 
 
 def _setup(seed: int, ties: bool, n: int = 400, alpha: float = 1.3):
@@ -50,7 +50,7 @@ def test_grid_is_a_lower_bound_and_exact_when_dense(k):
 @pytest.mark.parametrize("k", [0, 8, 128])
 def test_cupy_kernel_matches_numpy_twin(k):
     cp = pytest.importorskip("cupy")
-    from sparsity.kernels.ks_scan import ks_scan_cupy
+    from sparsity.tails._ks_scan import ks_scan_cupy
 
     _x, L, first, cand, alpha, cn = _setup(3, True)
     d_np, j_np = ks_scan_numpy(L, first, cand, alpha, cn, k)
@@ -63,7 +63,7 @@ def test_cupy_kernel_matches_numpy_twin(k):
 @pytest.mark.gpu
 def test_fit_tail_on_cupy_input_matches_numpy():
     cp = pytest.importorskip("cupy")
-    from sparsity.tails import fit_tail
+    from sparsity.tails._fit import fit_tail
 
     x = np.random.default_rng(4).random(20_000) ** (-1 / 1.5)
     a = fit_tail(x)
@@ -89,7 +89,7 @@ def test_block_pruned_exact_equals_plain_exact(seed, ties):
 
 
 def test_window_bound_is_a_lower_bound():
-    from sparsity.kernels.ks_scan import ks_window_numpy
+    from sparsity.tails._ks_scan import ks_window_numpy
 
     _x, L, first, cand, alpha, cn = _setup(7, True)
     exact, _ = ks_scan_numpy(L, first, cand, alpha, cn, 0)
@@ -106,7 +106,7 @@ def test_vectorised_short_tails_equal_the_per_candidate_scan(monkeypatch, ties, 
     # in one chunk or many: bitwise the plain per-candidate scan
     import importlib
 
-    ks = importlib.import_module("sparsity.kernels.ks_scan")  # the module (the package exports a function)
+    ks = importlib.import_module("sparsity.tails._ks_scan")  # the module (the package exports a function)
     x, L, first, cand, alpha, cn = _setup(11, ties, n=3000, alpha=1.2)
     monkeypatch.setattr(ks, "_CHUNK_ELEMENTS", chunk)
     d, j = ks_scan_numpy(L, first, cand, alpha, cn, 0)

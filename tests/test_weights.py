@@ -759,7 +759,7 @@ def test_reader_is_lazy_and_sized(tmp_path):
 
 def test_import_sparsity_does_not_import_frameworks():
     code = (
-        "import sys, sparsity, sparsity.weights, sparsity.catalog; "
+        "import sys, sparsity, sparsity.weights, sparsity.harness.catalog; "
         "print(sorted(m for m in ('torch', 'onnx', 'gguf', 'cupy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)

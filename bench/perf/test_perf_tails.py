@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import best_time, report_ratio
 
-from sparsity._csn import csn_fit
-from sparsity.tails import fit_tail
+from sparsity.tails._csn import csn_fit
+from sparsity.tails._fit import fit_tail
 
 
 def _pareto(n: int, alpha: float = 1.5, seed: int = 0) -> np.ndarray:

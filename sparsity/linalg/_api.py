@@ -1,4 +1,4 @@
-"""Spectra of weight matrices: singular values, the ESD and its power-law fit, rank-k truncation, layer metrics.
+"""Spectra of matrices: singular values, the ESD (eigenvalues of W^T W), rank-k truncation and rank-k errors.
 
 Conventions (see DESIGN.md). The empirical spectral density (ESD) is the set of eigenvalues
 ``lambda_i = s_i^2`` of ``W^T W``, unnormalised (WeightWatcher's convention). WeightWatcher fits a density
@@ -19,31 +19,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sparsity._esd_fit import EsdFit, esd_fit_body
-from sparsity._randomized import default_power_iterations, randomized_svd_body
-from sparsity._svd import (
+from sparsity._input import check_int as _check_int
+from sparsity.curves import best_k_error
+from sparsity.linalg._randomized import default_power_iterations, randomized_svd_body
+from sparsity.linalg._svd import (
     as_matrix,
     eigenvalues_gram,
-    host_float64,
     resolve_sv_method,
     singular_values_body,
     svd_factors,
 )
-from sparsity._validation import check_int as _check_int
-from sparsity.layer_metrics import analyze_matrix, analyze_weights
 
-__all__ = [
-    "EsdFit",
-    "alpha_ww_to_sv_tail_index",
-    "analyze_matrix",
-    "analyze_weights",
-    "esd",
-    "fit_esd",
-    "rank_k_error",
-    "singular_values",
-    "sv_tail_index_to_alpha_ww",
-    "truncate",
-]
+__all__ = ["esd", "rank_k_error", "singular_values", "truncate"]
 
 SvMethod = Literal["auto", "gram", "svd"]
 TruncateMethod = Literal["auto", "svd", "randomized"]
@@ -68,7 +55,7 @@ def singular_values(W: Any, *, method: SvMethod = "auto") -> Any:
         about ``u_64 s_1^2 / s_i^2`` (``u_64 = 1.1e-16``), so only ``s_i >> 1.5e-8 s_1`` are accurate.
         ``"svd"``: LAPACK ``gesdd`` / cuSOLVER ``gesvd`` in the input precision; relative error about
         ``u s_1 / s_i``. ``"auto"``: ``"gram"`` for float32 and lower (faster and at least as accurate as a
-        float32 SVD), ``"svd"`` for float64 (see ``sparsity._svd.resolve_sv_method``).
+        float32 SVD), ``"svd"`` for float64 (see ``sparsity.linalg._svd.resolve_sv_method``).
 
     Returns
     -------
@@ -118,104 +105,6 @@ def esd(W: Any, *, method: SvMethod = "gram") -> Any:
         return eigenvalues_gram(Wv, xp=xp)
     s = singular_values_body(Wv, m, xp=xp)
     return s * s
-
-
-def alpha_ww_to_sv_tail_index(alpha_ww: Any) -> Any:
-    """``sv_tail_index = 2 (alpha_ww - 1)``: survival tail index of the singular values.
-
-    Parameters
-    ----------
-    alpha_ww : float or array_like
-        WeightWatcher's ESD density exponent, > 1 (NaN passes through).
-
-    Examples
-    --------
-    >>> alpha_ww_to_sv_tail_index(2.0)
-    2.0
-    """
-    a = _as_real(alpha_ww, "alpha_ww", lower=1.0)
-    return 2.0 * (a - 1.0)
-
-
-def sv_tail_index_to_alpha_ww(sv_tail_index: Any) -> Any:
-    """``alpha_ww = 1 + sv_tail_index / 2``: inverse of :func:`alpha_ww_to_sv_tail_index`.
-
-    Examples
-    --------
-    >>> sv_tail_index_to_alpha_ww(1.0)
-    1.5
-    """
-    a = _as_real(sv_tail_index, "sv_tail_index", lower=0.0)
-    return 1.0 + a / 2.0
-
-
-def _as_real(value: Any, name: str, *, lower: float) -> Any:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number or array > {lower}; got {value!r}")
-    scalar = isinstance(value, numbers.Real)
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or array > {lower}; got {value!r}") from None
-    bad = ~np.isnan(a) & ~(a > lower)
-    if bad.any():
-        raise ValueError(f"{name} must be > {lower} (NaN passes through); got {a[bad].ravel()[0]!r}")
-    return float(a) if scalar else a
-
-
-def fit_esd(W: Any, *, xmin: float | None = None, evals: bool = False) -> EsdFit:
-    """Fit ``alpha_ww`` to the ESD tail by the exact Clauset-Shalizi-Newman method (:func:`sparsity.fit_tail`).
-
-    The eigenvalues above ``lambda_max * max(m, n) * u_64`` (the numerical-rank tolerance) are fitted with
-    the continuous power-law MLE, ``xmin`` chosen by minimising the KS distance over every eigenvalue but the
-    two largest. This is WeightWatcher's default fit (its ``WWFit``), except that WeightWatcher drops
-    eigenvalues below a fixed absolute ``1e-5`` and switches to a different small-sample objective below 20
-    eigenvalues.
-
-    Parameters
-    ----------
-    W : array_like, shape (m, n) or (k, m, n)
-        A matrix, a stack whose eigenvalues are pooled (Conv kernels, see :func:`analyze_matrix`), or, with
-        ``evals=True``, a 1-D array of eigenvalues.
-    xmin : float, optional
-        Fixed lower cutoff instead of the KS scan.
-    evals : bool
-        Whether ``W`` already holds the eigenvalues.
-
-    Returns
-    -------
-    EsdFit
-
-    References
-    ----------
-    .. [1] C. H. Martin, M. W. Mahoney, "Implicit self-regularization in deep neural networks", JMLR 22 (2021).
-    .. [2] A. Clauset, C. R. Shalizi, M. E. J. Newman, SIAM Review 51(4), 661-703 (2009).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> s = np.arange(1, 201) ** -1.0  # sv_tail_index 1 -> alpha_ww 1.5
-    >>> rng = np.random.default_rng(0)
-    >>> U, _ = np.linalg.qr(rng.standard_normal((400, 200)))
-    >>> fit = fit_esd(U * s)
-    >>> round(fit.alpha_ww, 1)
-    1.5
-    """
-    if evals:
-        lam = host_float64(W).ravel()
-        big = lam.size
-        if big == 0:
-            raise ValueError("W (eigenvalues, evals=True) must not be empty; got 0 values")
-    else:
-        Wv, xp = as_matrix(W, "W", max_ndim=3)
-        lam = host_float64(eigenvalues_gram(Wv, xp=xp)).ravel()
-        big = max(int(Wv.shape[-2]), int(Wv.shape[-1]))
-    bad = ~np.isfinite(lam) | (lam < 0)
-    if bad.any():
-        raise ValueError(
-            f"W (eigenvalues) must be finite and >= 0; got {int(bad.sum())} bad value(s), e.g. {float(lam[bad][0])!r}"
-        )
-    return esd_fit_body(lam, big, xmin=xmin)
 
 
 def truncate(
@@ -319,8 +208,6 @@ def rank_k_error(
     >>> rank_k_error(np.diag([4.0, 3.0, 0.0]), norm="fro")
     array([5., 3., 0., 0.])
     """
-    from sparsity.curves import best_k_error
-
     _check_choice(norm, "norm", ("fro", "spectral"))
     _check_choice(method, "method", ("auto", "gram", "svd"))
     Wv, xp = as_matrix(W, "W", max_ndim=2)

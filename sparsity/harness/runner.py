@@ -9,7 +9,7 @@ Files in the output directory:
 - ``results.csv``, ``curves.csv`` (relative best-k curves at log-spaced k), ``spectra.csv`` (singular values
   of the spectrum cases), ``manifest.json``: written atomically (temporary file + rename) when all
   tasks have finished, in the suite's task order whatever the number of workers; then ``partial.jsonl``
-  and ``run.json`` are removed and :func:`sparsity.report.write_report` renders summary, tables and figures.
+  and ``run.json`` are removed and :func:`sparsity.harness.report.write_report` renders summary, tables and figures.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sparsity.cases import COLUMNS, run_task
-from sparsity.suite import Suite, SuiteError, Task
+from sparsity._version import __version__
+from sparsity.harness._io import atomic_write_text
+from sparsity.harness.cases import COLUMNS, run_task
+from sparsity.harness.report import write_report
+from sparsity.harness.suite import Suite, SuiteError, Task
 
-__all__ = ["RunInterrupted", "atomic_write_text", "run_suite"]
+__all__ = ["RunInterrupted", "run_suite"]
 
 PARTIAL = "partial.jsonl"
 RUN_INFO = "run.json"
@@ -37,16 +40,6 @@ RUN_INFO = "run.json"
 
 class RunInterrupted(RuntimeError):
     """Raised after Ctrl-C: finished tasks are saved and ``--resume`` continues the run."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _read_partial(path: Path) -> list[dict[str, Any]]:
@@ -90,7 +83,6 @@ def _manifest(suite: Suite, seed: int, workers: int, device: str, n_tasks: int, 
     import pandas
     import scipy
 
-    from sparsity import __version__
 
     threads: Any
     try:
@@ -172,7 +164,7 @@ def run_suite(
     Parameters
     ----------
     suite : Suite
-        From :func:`sparsity.suite.load_suite`.
+        From :func:`sparsity.harness.suite.load_suite`.
     out_dir : path
         Output directory (created).
     workers : int
@@ -280,7 +272,6 @@ def run_suite(
     partial.unlink(missing_ok=True)
     run_info.unlink(missing_ok=True)
     if report:
-        from sparsity.report import write_report
 
         write_report(out)
     return df

@@ -28,20 +28,12 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from sparsity import _tail_estimators as _est
 from sparsity._array_api import is_cupy_namespace, to_numpy
-from sparsity._csn import csn_method
-from sparsity._tail_gof import LikelihoodRatioTest, PowerLawPValue, likelihood_ratio_test, power_law_pvalue
-from sparsity._validation import check_int as _check_int
+from sparsity._input import check_int as _check_int
+from sparsity.tails import _estimators as _est
+from sparsity.tails._csn import csn_method
 
-__all__ = [
-    "LikelihoodRatioTest",
-    "PowerLawPValue",
-    "TailFit",
-    "fit_tail",
-    "likelihood_ratio_test",
-    "power_law_pvalue",
-]
+__all__ = ["TailFit", "fit_tail"]
 
 Method = Literal["csn", "hill", "moments", "pickands", "ranksize", "stable"]
 MIN_NONZERO = 10

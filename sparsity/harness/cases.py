@@ -1,6 +1,6 @@
 """One benchmark case: generate or load the data, then measure tail index and best-k decay, as result rows.
 
-A task (see :mod:`sparsity.suite`) yields one array (a synthetic draw) or several (the weight tensors of a
+A task (see :mod:`sparsity.harness.suite`) yields one array (a synthetic draw) or several (the weight tensors of a
 file). For each array, each basis (``entries``: all magnitudes; ``spectrum``: singular values) and each tail
 estimator, one row is produced. Columns (the ``results.csv`` contract):
 
@@ -40,8 +40,14 @@ from typing import Any
 
 import numpy as np
 
+from sparsity import synthetic
 from sparsity._array_api import to_numpy
-from sparsity.suite import GENERATORS, Task, params_json
+from sparsity.curves import best_k_error, decay_exponent, predicted_decay_exponent
+from sparsity.harness.suite import GENERATORS, Task, params_json
+from sparsity.layers._esd_fit import esd_fit_body
+from sparsity.linalg._api import singular_values
+from sparsity.tails._fit import fit_tail
+from sparsity.weights import load_weights
 
 __all__ = ["AGREEMENT_TOL", "COLUMNS", "CURVE_POINTS", "EFFECTIVE_EPS", "run_task"]
 
@@ -103,7 +109,6 @@ def _xp_for(device: str) -> Any:
 
 
 def _synthetic_array(task: Task, rng: np.random.Generator, xp: Any) -> Any:
-    from sparsity import synthetic
 
     params = dict(task.params)
     name = task.generator
@@ -126,7 +131,6 @@ def _arrays(task: Task, rng: np.random.Generator, xp: Any) -> Iterator[tuple[str
         arr = _synthetic_array(task, rng, xp)
         yield "", arr, time.perf_counter() - t0
         return
-    from sparsity.weights import load_weights
 
     count = 0
     t0 = time.perf_counter()
@@ -156,7 +160,6 @@ def _nan_if_none(v: Any) -> float:
 def _basis_values(arr: Any, basis: str) -> Any:
     if basis == "entries":
         return arr
-    from sparsity.spectra import singular_values
 
     if getattr(arr, "ndim", 0) != 2:
         raise ValueError(f"basis 'spectrum' needs a 2-D matrix; got shape {tuple(arr.shape)}")
@@ -171,7 +174,6 @@ def _curve_points(rel: np.ndarray) -> dict[str, list[float]]:
 
 def _measure_basis(values: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
     """Decay fit, effective sparsity and the kept curve for one basis (independent of the estimator)."""
-    from sparsity.curves import best_k_error, decay_exponent
 
     t0 = time.perf_counter()
     rel = to_numpy(best_k_error(values, relative=True))
@@ -198,7 +200,6 @@ def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng:
     the KS distance are invariant under ``s -> s**2``, so ``xmin`` is reported in singular-value units.
     """
     if basis == "spectrum" and estimator == "csn" and not options:
-        from sparsity._esd_fit import esd_fit_body
 
         lam = to_numpy(values).astype(np.float64) ** 2
         fit = esd_fit_body(lam, big)
@@ -211,7 +212,6 @@ def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng:
             "n_tail": fit.num_pl_spikes,
             "ks": fit.D,
         }
-    from sparsity.tails import fit_tail
 
     fit = fit_tail(values, method=estimator, **{"rng": rng, **options})
     lo, hi = (float(v) for v in fit.alpha_ci) if fit.alpha_ci is not None else (math.nan, math.nan)
@@ -228,7 +228,6 @@ def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng:
 def _fit_row(
     values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any], rng: Any, big: int
 ) -> dict:
-    from sparsity.curves import predicted_decay_exponent
 
     t0 = time.perf_counter()
     tail = _tail(values, basis, estimator, options, rng, big)
@@ -290,7 +289,6 @@ def _error(row: dict[str, Any], exc: BaseException | str) -> dict[str, Any]:
 
 def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, device: str, seed: list[int]) -> list:
     """The curve record and one row per estimator for one array in one basis."""
-    from sparsity.curves import predicted_decay_exponent
 
     shape = tuple(int(d) for d in arr.shape)
     estimators = task.estimators[basis]

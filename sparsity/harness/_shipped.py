@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["shipped_dir"]
 
-_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def shipped_dir(source_dir: str, package: str) -> Path:

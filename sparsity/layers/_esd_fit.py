@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from sparsity.tails._fit import fit_tail
+
 __all__ = ["EsdFit", "esd_fit_body", "numerical_zero_tolerance"]
 
 _EPS64 = float(np.finfo(np.float64).eps)
@@ -57,7 +59,6 @@ def numerical_zero_tolerance(lam_max: float, big: int) -> float:
 
 def esd_fit_body(lam: np.ndarray, big: int, *, xmin: float | None = None) -> EsdFit:
     """Fit host float64 eigenvalues ``lam`` (any order) of matrices whose larger side is ``big``."""
-    from sparsity.tails import fit_tail
 
     lam_max = float(np.max(lam))
     x = lam[lam > numerical_zero_tolerance(lam_max, big)]

@@ -12,7 +12,7 @@ Column groups (all floats are NaN when not computable; ``status``/``reason`` say
   ``spectral_norm = lambda_max = ||W||_2^2`` (**squared**, as in WeightWatcher), ``log_spectral_norm``,
   ``lambda_max``, ``sv_max``, ``sv_min``, ``stable_rank = norm / spectral_norm``, ``matrix_rank``, ``entropy``,
   and the Marchenko-Pastur columns ``sigma_mp``, ``bulk_min``, ``bulk_max``, ``num_spikes``, ``mp_softrank``
-  (our estimator, see :mod:`sparsity._mp`; WeightWatcher computes these only with ``mp_fit=True``).
+  (our estimator, see :mod:`sparsity.layers._mp`; WeightWatcher computes these only with ``mp_fit=True``).
 - spectrum compressibility: ``sv_tail_index = 2 (alpha_ww - 1)``, ``predicted_rank_decay =
   max(0, 1/sv_tail_index - 1/2)`` (equal to ``(2 - alpha_ww) / (2 (alpha_ww - 1))`` below 2),
   ``measured_rank_decay`` and ``rank_decay_r2`` (:func:`sparsity.decay_exponent` of the singular values,
@@ -39,13 +39,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sparsity._entry_metrics import ENTRY_KEYS, entry_columns, entry_magnitudes
-from sparsity._esd_fit import esd_fit_body, numerical_zero_tolerance
-from sparsity._gram import gram_eigenvalues_many, is_small
-from sparsity._mp import mp_fit
-from sparsity._row_pipeline import RowPipeline
-from sparsity._svd import as_matrix, eigenvalues_from_grams, eigenvalues_gram, host_float64, oriented_matrices
 from sparsity._threads import available_cpus
+from sparsity.curves import decay_exponent, predicted_decay_exponent
+from sparsity.layers._entry import ENTRY_KEYS, entry_columns, entry_magnitudes
+from sparsity.layers._esd_fit import esd_fit_body, numerical_zero_tolerance
+from sparsity.layers._mp import mp_fit
+from sparsity.layers._row_pipeline import RowPipeline
+from sparsity.linalg._gram import gram_eigenvalues_many, is_small
+from sparsity.linalg._svd import as_matrix, eigenvalues_from_grams, eigenvalues_gram, host_float64, oriented_matrices
+from sparsity.weights import load_weights
 
 __all__ = ["analyze_matrix", "analyze_weights"]
 
@@ -68,7 +70,6 @@ def _conv_matrices(W: Any, conv: str, *, xp: Any) -> tuple[Any, int]:
 
 def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> tuple[dict[str, Any], list[str], str]:
     """Columns that depend on the pooled eigenvalues ``lam`` (descending, float64), reasons, status."""
-    from sparsity.curves import decay_exponent, predicted_decay_exponent
 
     reasons: list[str] = []
     row: dict[str, Any] = dict.fromkeys(_SPECTRAL_KEYS, _NAN)
@@ -227,7 +228,7 @@ def analyze_matrix(
 
     The ESD (eigenvalues of ``W^T W``, unnormalised) comes from the float64 Gram route; ``alpha_ww`` is the
     exact CSN fit of :func:`sparsity.fit_esd` (WeightWatcher's default fit); the column groups, names and the
-    Conv convention are listed in the module docstring of :mod:`sparsity.layer_metrics`.
+    Conv convention are listed in the module docstring of :mod:`sparsity.layers._analyze`.
 
     Parameters
     ----------
@@ -251,7 +252,7 @@ def analyze_matrix(
     Returns
     -------
     row : dict
-        See :mod:`sparsity.layer_metrics` for the keys.
+        See :mod:`sparsity.layers._analyze` for the keys.
 
     Examples
     --------
@@ -296,10 +297,10 @@ def analyze_weights(
     Notes
     -----
     Tensors are read one at a time and released before the next is read. The spectra of small NumPy matrices
-    (see :mod:`sparsity._gram`) wait, up to 16 MB of them, to be found together on all cores with
+    (see :mod:`sparsity.linalg._gram`) wait, up to 16 MB of them, to be found together on all cores with
     single-threaded BLAS on a background thread while the next tensors are read, and (with ``errors="row"``)
     the entry fits run on two worker threads from host copies of each tensor's largest magnitudes (see
-    :mod:`sparsity._row_pipeline`: at most two groups of 16 tensors and 16 MB of matrices and magnitudes wait
+    :mod:`sparsity.layers._row_pipeline`: at most two groups of 16 tensors and 16 MB of matrices and magnitudes wait
     for their rows). Each row is bitwise the row :func:`analyze_matrix` gives for that tensor alone. While a
     batch runs, BLAS is limited to one thread process-wide, so a ``source`` iterator that does BLAS work of
     its own (e.g. dequantisation by matmul) may run single-threaded at times.
@@ -318,7 +319,6 @@ def analyze_weights(
     if errors not in ("row", "raise"):
         raise ValueError(f"errors must be 'row' or 'raise'; got {errors!r}")
     if isinstance(source, (str, os.PathLike)):
-        from sparsity.weights import load_weights
 
         items: Iterable[Any] = load_weights(source)
     elif isinstance(source, Mapping):

@@ -14,16 +14,19 @@ Examples
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sparsity._cli_run import build_report, build_run
+from sparsity import layers
+from sparsity._version import __version__
+from sparsity.cli._run import build_report, build_run
+from sparsity.harness import catalog
+from sparsity.harness._io import atomic_write_text, markdown_table
+from sparsity.weights import TensorFilter, WeightsError, load_weights
 
 __all__ = ["OUTPUT_FORMATS", "PROGRESS_MIN_TENSORS", "SUBCOMMANDS", "build_parser", "main", "write_table"]
 
@@ -36,23 +39,11 @@ Builder = Callable[[Any], argparse.ArgumentParser]
 
 
 # ----------------------------------------------------------------------------------------------- output
-def _markdown(df: Any) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return "" if math.isnan(value) else f"{value:.4g}"
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    columns = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
 def _render(df: Any, fmt: str) -> str:
     renderers: dict[str, Callable[[Any], str]] = {
         "table": lambda d: d.to_string(index=False) + "\n",
         "csv": lambda d: d.to_csv(index=False),
-        "markdown": _markdown,
+        "markdown": lambda d: markdown_table(d, digits=4),
         "json": lambda d: d.to_json(orient="records", indent=2, double_precision=15) + "\n",
     }
     return renderers[fmt](df)
@@ -83,15 +74,7 @@ def write_table(df: Any, fmt: str | None = None, output: str | os.PathLike[str] 
     if output is None:
         sys.stdout.write(text)
         return text
-    target = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(output, text)
     return text
 
 
@@ -108,20 +91,18 @@ def _resolve_source(path: str) -> str:
     """A path, or a catalog entry name when no such path exists."""
     if os.path.exists(path):
         return path
-    from sparsity.catalog import load_catalog, resolve
 
     try:
-        entries = load_catalog()
+        entries = catalog.load_catalog()
     except ValueError:  # no readable catalog: then PATH is just a missing path, reported by load_weights
         return path
     names = {entry.name.lower(): entry for entry in entries}
     if path.lower() in names:
-        return str(resolve(names[path.lower()]))
+        return str(catalog.resolve(names[path.lower()]))
     return path  # load_weights reports the missing path
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from sparsity.weights import TensorFilter, load_weights
 
     include, exclude = tuple(args.include or ()), tuple(args.exclude or ())
     if args.all_tensors:  # every tensor, still subject to --include / --exclude
@@ -134,10 +115,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     reader = load_weights(source, select=select, engine=args.engine, errors="skip")
     if len(reader) == 0 and not reader.skipped:
         raise ValueError(f"{source}: no tensor passes the filter (try --all-tensors); format {reader.format}")
-    from sparsity import spectra  # after the input is validated: bad paths fail fast
 
     label = Path(source).name or source
-    df = spectra.analyze_weights(_progress(reader, label, not args.no_progress))
+    df = layers.analyze_weights(_progress(reader, label, not args.no_progress))
     write_table(_with_skipped(df, reader.skipped), args.format, args.output)
     return 0
 
@@ -159,7 +139,7 @@ def _build_analyze(subparsers: Any) -> argparse.ArgumentParser:
         help="per-layer table of a weight file or directory",
         description="Analyse every weight matrix of a file or directory (safetensors, sharded safetensors, "
         "npy/npz, PyTorch, ONNX, GGUF; format detected from content) and print the per-layer table of "
-        "sparsity.spectra.analyze_weights. PATH may also be a catalog name (see `sparsity-bench datasets`).",
+        "sparsity.linalg._api.analyze_weights. PATH may also be a catalog name (see `sparsity-bench datasets`).",
     )
     parser.add_argument("path", metavar="PATH", help="weight file, directory, or catalog entry name")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="default: from --output, else table")
@@ -179,21 +159,20 @@ def _build_analyze(subparsers: Any) -> argparse.ArgumentParser:
 def _cmd_datasets(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sparsity.catalog import find_entry, install, load_catalog, status
 
-    entries = load_catalog(args.catalog)
+    entries = catalog.load_catalog(args.catalog)
     if args.install is not None:
-        chosen = entries if args.install == "all" else [find_entry(args.install, entries)]
+        chosen = entries if args.install == "all" else [catalog.find_entry(args.install, entries)]
         done: set[str] = set()
         for entry in chosen:
             if entry.requirement not in done:
                 print(f"installing {entry.requirement} ...", file=sys.stderr)
-            path = install(entry, verify=True)
+            path = catalog.install(entry, verify=True)
             done.add(entry.requirement)
             print(f"{entry.name}: {path}", file=sys.stderr)
     rows = []
     for entry in entries:
-        state, path = status(entry, verify=args.verify)
+        state, path = catalog.status(entry, verify=args.verify)
         rows.append(
             {
                 "name": entry.name,
@@ -241,7 +220,6 @@ SUBCOMMANDS: dict[str, Builder] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one subparser per entry of :data:`SUBCOMMANDS`."""
-    from sparsity import __version__
 
     parser = argparse.ArgumentParser(
         prog="sparsity-bench",
@@ -260,7 +238,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input or unreadable weights)."""
-    from sparsity.weights import WeightsError
 
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():

@@ -13,30 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from sparsity.harness._io import atomic_write_text, format_cell, markdown_table
+
 __all__ = ["latex_table", "markdown_table", "summary_tables", "write_report"]
 
 _THRESHOLD = 2.0
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (float, np.floating)):
-        if math.isnan(v):
-            return ""
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
-    return str(v)
-
-
-def markdown_table(df: Any) -> str:
-    """A DataFrame as a GitHub Markdown table (numbers to 3 significant digits)."""
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---:" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")
-    return "\n".join(lines) + "\n"
 
 
 _LATEX_SPECIAL = {
@@ -71,7 +52,7 @@ def latex_table(df: Any, caption: str, label: str) -> str:
         r"\midrule",
     ]
     for row in df.itertuples(index=False):
-        lines.append(" & ".join(_tex_escape(_fmt(v)) for v in row) + r" \\")
+        lines.append(" & ".join(_tex_escape(format_cell(v)) for v in row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -123,7 +104,7 @@ def _figure_curves(curves: Any, figdir: Path, written: list[Path]) -> None:
     import seaborn as sns
 
     def label(a: float) -> str:
-        return "unknown" if np.isnan(a) else "light" if np.isinf(a) else _fmt(a)
+        return "unknown" if np.isnan(a) else "light" if np.isinf(a) else format_cell(a)
 
     for basis, part in curves.groupby("basis"):
         part = part.copy()
@@ -252,7 +233,6 @@ def write_report(out_dir: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from sparsity.runner import atomic_write_text
 
     out = Path(out_dir)
     results = out / "results.csv"

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sparsity._shipped import shipped_dir
+from sparsity.harness import catalog
+from sparsity.harness._shipped import shipped_dir
 
 try:  # Python >= 3.11
     import tomllib
@@ -279,7 +280,6 @@ def _weights_tasks(group: dict[str, Any], where: str, skipped: list[str]) -> lis
         _positive_int(max_tensors, where, "max_tensors")
     optional = bool(group.get("optional", False))
     if source == "catalog":
-        from sparsity import catalog
 
         entry_name = group.get("entry")
         try:

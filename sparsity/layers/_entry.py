@@ -2,7 +2,7 @@
 
 :func:`entry_magnitudes` needs the tensor (any backend) and keeps only host copies of its largest
 magnitudes and a few sums; :func:`entry_columns` computes the columns from those alone (host NumPy), so it
-can run on a worker thread after the tensor is released. Column meanings: :mod:`sparsity.layer_metrics`.
+can run on a worker thread after the tensor is released. Column meanings: :mod:`sparsity.layers._analyze`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from sparsity._svd import host_float64
+from sparsity.curves import decay_grid, default_decay_window, loglog_fit, power_sum, predicted_decay_exponent, split_top
+from sparsity.linalg._svd import host_float64
+from sparsity.tails._csn import CsnResult, csn_fit
+from sparsity.tails._fit import fit_tail
 
 __all__ = ["ENTRY_KEYS", "entry_columns", "entry_magnitudes"]
 
@@ -21,7 +24,6 @@ _NAN = math.nan
 
 def _decay_fit(curve_at: Any, lo: int, hi: int) -> tuple[float, float]:
     """:func:`sparsity.decay_exponent`'s grid and fit, from ``curve_at(ks)`` (the errors at those k)."""
-    from sparsity.curves import decay_grid, loglog_fit
 
     ks = decay_grid(lo, hi)
     e = curve_at(ks)
@@ -47,7 +49,6 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     the rest is summed directly, not as total minus top).
     """
     if isinstance(W, np.ndarray):
-        from sparsity.curves import power_sum, split_top
 
         a = np.abs(W).ravel(order="K")  # our own copy (a view of it for any memory order)
         rest, top = split_top(a, K)
@@ -74,8 +75,6 @@ def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
     The widened fit is :func:`sparsity.fit_tail` on the wider window; it reuses the first fit (whose
     candidates keep their tails, alphas and KS distances) and scans only the new candidates.
     """
-    from sparsity._csn import CsnResult, csn_fit
-    from sparsity.tails import fit_tail
 
     window = top[:K]
     tf = fit_tail(window[window > 0])
@@ -89,7 +88,6 @@ def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
 def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ...] | None:
     """The part of the entry columns that needs ``W``: its largest magnitudes (a partial sort) and the sums
     that :func:`entry_columns` needs; None for fewer than 4 entries."""
-    from sparsity.curves import default_decay_window
 
     n = math.prod(int(d) for d in W.shape)
     if n < 4:
@@ -102,7 +100,6 @@ def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ..
 
 def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[dict[str, Any], list[str]]:
     """Entry columns from :func:`entry_magnitudes` (host NumPy only: may run on a worker thread)."""
-    from sparsity.curves import predicted_decay_exponent
 
     row: dict[str, Any] = dict.fromkeys(ENTRY_KEYS, _NAN)
     reasons: list[str] = []

@@ -7,14 +7,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sparsity.harness.report import write_report
+from sparsity.harness.runner import RunInterrupted, run_suite
+from sparsity.harness.suite import load_suite
+
 __all__ = ["build_report", "build_run"]
 
 DEFAULT_SUITE = "quick"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sparsity.runner import RunInterrupted, run_suite
-    from sparsity.suite import load_suite
 
     suite = load_suite(args.suite)
     out = Path(args.out) if args.out else Path("results") / suite.name
@@ -64,7 +66,6 @@ def build_run(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from sparsity.report import write_report
 
     written = write_report(args.dir)
     print(f"rendered {len(written)} files in {args.dir}")

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import optimize, special, stats
 
-import sparsity.tails as _tails  # circular on purpose: tails re-exports this module's public names
-from sparsity._csn import csn_method
+import sparsity.tails._fit as _tails
+from sparsity.tails._csn import csn_method
 
 __all__ = ["LikelihoodRatioTest", "PowerLawPValue", "likelihood_ratio_test", "power_law_pvalue"]
 

@@ -1,4 +1,4 @@
-"""Singular values and full-SVD truncation: private bodies behind :mod:`sparsity.spectra`.
+"""Singular values and full-SVD truncation: private bodies behind :mod:`sparsity.linalg._api`.
 
 Everything runs through the array namespace ``xp`` of the input (NumPy, CuPy, array_api_strict), so a
 CuPy matrix is handled by cuSOLVER (``syevd`` for the Gram route, ``gesvd``/``gesdd`` for the SVD route) with
@@ -24,8 +24,8 @@ from typing import Any, Literal
 import numpy as np
 
 from sparsity._array_api import array_namespace, to_numpy
-from sparsity._gram import eigvalsh_upper, gram_eigenvalues_many, gram_numpy
-from sparsity._validation import UPCAST_TO_FLOAT32
+from sparsity._input import UPCAST_TO_FLOAT32
+from sparsity.linalg._gram import eigvalsh_upper, gram_eigenvalues_many, gram_numpy
 
 __all__ = [
     "SV_METHODS",
@@ -136,11 +136,11 @@ def _gram_eigenvalues(W: Any, *, xp: Any) -> Any:
 def _gram_eigvalsh_numpy(A: np.ndarray) -> np.ndarray:
     """Ascending eigenvalues of ``A^T A`` for a 2-D NumPy ``A`` with ``m >= n`` (float32 or float64).
 
-    The float64 Gram matrix of :func:`sparsity._gram.gram_numpy` (upper triangle, ``dsyrk``), then the
-    tridiagonal reduction and ``dsterf`` (:func:`sparsity._lapack.eigvalsh_upper`) with every BLAS thread:
+    The float64 Gram matrix of :func:`sparsity.linalg._gram.gram_numpy` (upper triangle, ``dsyrk``), then the
+    tridiagonal reduction and ``dsterf`` (:func:`sparsity.linalg._lapack.eigvalsh_upper`) with every BLAS thread:
     about 1.5x faster than ``numpy.linalg.eigvalsh(A.T @ A)`` with the same backward error. This is the
     route of one matrix's singular values; ESDs (:func:`eigenvalues_gram`) go through
-    :func:`sparsity._gram.gram_eigenvalues_many`.
+    :func:`sparsity.linalg._gram.gram_eigenvalues_many`.
     """
     return eigvalsh_upper(gram_numpy(A))
 
@@ -169,7 +169,7 @@ def singular_values_body(W: Any, method: str, *, xp: Any) -> Any:
 def eigenvalues_gram(W: Any, *, xp: Any) -> Any:
     """Eigenvalues of ``W^T W`` (float64, descending, unnormalised) through the Gram route.
 
-    NumPy input goes through :func:`sparsity._gram.gram_eigenvalues_many` (bitwise the same whatever else is
+    NumPy input goes through :func:`sparsity.linalg._gram.gram_eigenvalues_many` (bitwise the same whatever else is
     batched with it); other namespaces through :func:`_gram_eigenvalues`.
     """
     if isinstance(W, np.ndarray):

@@ -6,7 +6,7 @@ on disk with no network access. Entries are resolved through the installed distr
 
 Examples
 --------
->>> from sparsity.catalog import load_catalog
+>>> from sparsity.harness.catalog import load_catalog
 >>> [entry.name for entry in load_catalog()][:2]
 ['all-MiniLM-L6-v2', 'g2p-en']
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sparsity._shipped import shipped_dir
+from sparsity.harness._shipped import shipped_dir
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,6 +1,6 @@
 """Order-statistic tail estimators: Hill (with the double bootstrap), moments, Pickands, rank-size, stable.
 
-Private bodies of :func:`sparsity.tails.fit_tail`. Inputs are validated, ascending, positive float64
+Private bodies of :func:`sparsity.tails._fit.fit_tail`. Inputs are validated, ascending, positive float64
 magnitudes. Every estimate is of the extreme-value index ``gamma = 1 / alpha``; ``alpha`` is the survival
 tail index, P(X > t) ~ t**(-alpha), and ``alpha_density = alpha + 1``.
 

@@ -1,7 +1,7 @@
 """The order in which :func:`sparsity.analyze_weights` turns prepared tensors into rows (private).
 
 The main thread reads and prepares one tensor at a time. Prepared tensors wait in a group; a full group's
-small matrices go to a background thread as one batch of Gram spectra (:func:`sparsity._gram.
+small matrices go to a background thread as one batch of Gram spectra (:func:`sparsity.linalg._gram.
 gram_eigenvalues_many`, LAPACK without the GIL), and while that batch runs the main thread finishes the
 previous group's rows (ESD fits) and reads the next tensors. The entry fits run on their own worker threads.
 Rows are filled in reading order, and each is the row of the tensor alone.
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsity._gram import gram_eigenvalues_many
+from sparsity.linalg._gram import gram_eigenvalues_many
 
 __all__ = ["RowPipeline"]
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from sparsity.kernels.ks_scan import ks_scan, ks_window_numpy
+from sparsity.tails._ks_scan import ks_scan, ks_window_numpy
 
 __all__ = ["CsnResult", "csn_fit", "csn_method"]
 
@@ -431,7 +431,7 @@ def csn_method(
     scan: str,
     backend: str,
 ) -> dict[str, Any]:
-    """CSN body for :func:`sparsity.tails.fit_tail`: option checks that need the data, fit, standard error."""
+    """CSN body for :func:`sparsity.tails._fit.fit_tail`: option checks that need the data, fit, standard error."""
     if discrete:
         nonint = x != np.round(x)
         if nonint.any():

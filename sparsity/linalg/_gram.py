@@ -5,7 +5,7 @@ analysis is dominated by forming each ``G`` (BLAS ``syrk``) and by the symmetric
 ``dsytrd`` + ``dsterf``, whose tridiagonal reduction is memory-bound and gains little from a second BLAS
 thread at these sizes). :func:`gram_eigenvalues_many` therefore treats *small* matrices (``n <= BATCH_MAX_N``
 and a float64 copy of at most ``SMALL_BYTES``) with single-threaded BLAS, several at once on Python threads:
-NumPy releases the GIL in ``matmul`` and :func:`sparsity._lapack.eigvalsh_upper` releases it in LAPACK
+NumPy releases the GIL in ``matmul`` and :func:`sparsity.linalg._lapack.eigvalsh_upper` releases it in LAPACK
 (NumPy's single-matrix ``eigvalsh`` and SciPy's f2py wrappers do not). Larger matrices use every BLAS thread,
 one after the other.
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sparsity._lapack import eigvalsh_upper
 from sparsity._threads import available_cpus
+from sparsity.linalg._lapack import eigvalsh_upper
 
 __all__ = ["BATCH_MAX_N", "SMALL_BYTES", "eigvalsh_upper", "gram_eigenvalues_many", "gram_numpy", "is_small"]
 
@@ -97,7 +97,7 @@ def _workers(tasks: int) -> int:
 
 def _small_gram_eigenvalues(A: np.ndarray) -> np.ndarray:
     """Ascending eigenvalues of ``A^T A`` for a small matrix: NumPy's ``matmul`` (BLAS ``syrk``, a full
-    symmetric C-ordered result) and :func:`sparsity._lapack.eigvalsh_upper` on its Fortran-ordered transpose
+    symmetric C-ordered result) and :func:`sparsity.linalg._lapack.eigvalsh_upper` on its Fortran-ordered transpose
     view (the same matrix), both with the GIL released."""
     A64 = np.ascontiguousarray(A, dtype=np.float64)
     return eigvalsh_upper(np.matmul(A64.T, A64).T)

@@ -1,0 +1,7 @@
+"""``python -m sparsity``: the ``sparsity-bench`` command."""
+
+import sys
+
+from sparsity.cli import main
+
+sys.exit(main())
