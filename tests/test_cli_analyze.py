@@ -37,8 +37,6 @@ def _run(argv, capsys):
     return code, out, err
 
 
-
-
 # ------------------------------------------------------------------------------------------- the parser
 def test_subcommands_are_registered_by_builders():
     assert {"analyze", "datasets"} <= set(SUBCOMMANDS)

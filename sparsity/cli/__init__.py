@@ -159,7 +159,6 @@ def _build_analyze(subparsers: Any) -> argparse.ArgumentParser:
 def _cmd_datasets(args: argparse.Namespace) -> int:
     import pandas as pd
 
-
     entries = catalog.load_catalog(args.catalog)
     if args.install is not None:
         chosen = entries if args.install == "all" else [catalog.find_entry(args.install, entries)]

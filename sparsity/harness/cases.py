@@ -200,7 +200,6 @@ def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng:
     the KS distance are invariant under ``s -> s**2``, so ``xmin`` is reported in singular-value units.
     """
     if basis == "spectrum" and estimator == "csn" and not options:
-
         lam = to_numpy(values).astype(np.float64) ** 2
         fit = esd_fit_body(lam, big)
         ci = fit.tail.alpha_ci

@@ -233,7 +233,6 @@ def write_report(out_dir: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import pandas as pd
 
-
     out = Path(out_dir)
     results = out / "results.csv"
     if not results.is_file():

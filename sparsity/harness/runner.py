@@ -83,7 +83,6 @@ def _manifest(suite: Suite, seed: int, workers: int, device: str, n_tasks: int, 
     import pandas
     import scipy
 
-
     threads: Any
     try:
         from threadpoolctl import threadpool_info
@@ -272,6 +271,5 @@ def run_suite(
     partial.unlink(missing_ok=True)
     run_info.unlink(missing_ok=True)
     if report:
-
         write_report(out)
     return df

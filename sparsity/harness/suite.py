@@ -280,7 +280,6 @@ def _weights_tasks(group: dict[str, Any], where: str, skipped: list[str]) -> lis
         _positive_int(max_tensors, where, "max_tensors")
     optional = bool(group.get("optional", False))
     if source == "catalog":
-
         entry_name = group.get("entry")
         try:
             entry = catalog.find_entry(str(entry_name))

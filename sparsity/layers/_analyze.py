@@ -319,7 +319,6 @@ def analyze_weights(
     if errors not in ("row", "raise"):
         raise ValueError(f"errors must be 'row' or 'raise'; got {errors!r}")
     if isinstance(source, (str, os.PathLike)):
-
         items: Iterable[Any] = load_weights(source)
     elif isinstance(source, Mapping):
         items = source.items()

@@ -49,7 +49,6 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
     the rest is summed directly, not as total minus top).
     """
     if isinstance(W, np.ndarray):
-
         a = np.abs(W).ravel(order="K")  # our own copy (a view of it for any memory order)
         rest, top = split_top(a, K)
         top = top[::-1].astype(np.float64)
