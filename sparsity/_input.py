@@ -13,7 +13,15 @@ import numpy as np
 
 from sparsity._array_api import array_namespace
 
-__all__ = ["check_int", "check_k", "check_p", "check_positive_float", "flat_magnitudes"]
+__all__ = [
+    "as_array",
+    "check_int",
+    "check_k",
+    "check_p",
+    "check_positive_float",
+    "flat_magnitudes",
+    "raise_if_nonfinite",
+]
 
 # numpy-compatible extension dtypes (ml_dtypes) that NumPy cannot compute with directly.
 UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
@@ -68,6 +76,71 @@ def raise_if_nonfinite(a: Any, xp: Any, name: str = "x") -> None:
             f"{name} must contain only finite values; got {n_nan} NaN and {bad - n_nan} infinite "
             f"value(s) among {a.shape[0]}"
         )
+
+
+def as_array(
+    x: Any,
+    name: str = "x",
+    *,
+    min_ndim: int = 0,
+    max_ndim: int | None = None,
+    allow_empty: bool = False,
+    check_finite: bool = True,
+) -> tuple[Any, Any]:
+    """The one input layer: any array-like -> ``(array, xp)`` in the namespace (and on the device) it came from.
+
+    Dtype widening (one rule for the whole library): bool and integer inputs become float64; float16,
+    bfloat16 and float8 (ml_dtypes) become float32; float32 and float64 are kept (no copy for NumPy input).
+    Lists, scalars and anything ``numpy.asarray`` accepts become NumPy arrays. CuPy, torch (through
+    array-api-compat) and other array-API arrays keep their namespace and device.
+
+    Parameters
+    ----------
+    x : array_like
+        The input.
+    name : str
+        Parameter (or file/tensor) name for error messages.
+    min_ndim, max_ndim : int
+        Accepted numbers of dimensions.
+    allow_empty : bool
+        Whether a zero-size input is accepted.
+    check_finite : bool
+        Raise ``ValueError`` counting NaN and infinite values when there are any.
+
+    Returns
+    -------
+    arr : array
+        Floating array, same shape as ``x``.
+    xp : module
+        Its array-API namespace.
+
+    Examples
+    --------
+    >>> arr, xp = as_array([1, 2, 3])
+    >>> arr.dtype
+    dtype('float64')
+    """
+    if isinstance(x, np.ndarray) or not hasattr(x, "__array_namespace__"):
+        if not (hasattr(x, "__cuda_array_interface__") or type(x).__module__.startswith(("cupy", "torch"))):
+            x = _numpy_input(x, name)
+    xp = array_namespace(x)
+    if not isinstance(x, np.ndarray):
+        if not any(xp.isdtype(x.dtype, kind) for kind in ("bool", "integral", "real floating")):
+            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {x.dtype}")
+    ndim = len(x.shape)
+    if ndim < min_ndim or (max_ndim is not None and ndim > max_ndim):
+        rule = f"{min_ndim} to {max_ndim}" if max_ndim is not None else f"at least {min_ndim}"
+        raise ValueError(f"{name} must have {rule} dimensions; got shape {tuple(x.shape)}")
+    if not allow_empty and math.prod(int(d) for d in x.shape) == 0:
+        raise ValueError(f"{name} must contain at least one value; got an empty array of shape {tuple(x.shape)}")
+    if xp.isdtype(x.dtype, "real floating"):
+        if xp.finfo(x.dtype).bits < 32:  # float16, bfloat16 (torch) and narrower
+            x = xp.astype(x, xp.float32)
+    else:
+        x = xp.astype(x, xp.float64)
+    if check_finite:
+        raise_if_nonfinite(xp.reshape(x, (-1,)), xp, name)
+    return x, xp
 
 
 def flat_magnitudes(

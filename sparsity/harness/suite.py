@@ -42,6 +42,7 @@ from typing import Any
 
 from sparsity.harness import catalog
 from sparsity.harness._shipped import shipped_dir
+from sparsity.tails import METHODS
 
 try:  # Python >= 3.11
     import tomllib
@@ -71,7 +72,6 @@ _GROUP_KEYS = {
     "path": {"name", "source", "path", "basis", "estimators", "estimator_options", "optional", "max_tensors"},
 }
 _BASES = ("entries", "spectrum")
-_ESTIMATORS = ("csn", "hill", "moments", "pickands", "ranksize", "stable")
 _INF = math.inf
 
 
@@ -217,8 +217,8 @@ def _group_common(group: dict[str, Any], where: str) -> tuple[tuple[str, ...], d
         if not ests:
             raise _fail(where, "estimators must list at least one estimator")
         for e in ests:
-            if e not in _ESTIMATORS:
-                raise _fail(where, f"estimators must be among {', '.join(_ESTIMATORS)}; got {e!r}")
+            if e not in METHODS:
+                raise _fail(where, f"estimators must be among {', '.join(METHODS)}; got {e!r}")
     options = group.get("estimator_options", {})
     if not isinstance(options, dict) or any(k not in listed or not isinstance(v, dict) for k, v in options.items()):
         raise _fail(where, f"estimator_options must map listed estimators to tables of options; got {options!r}")

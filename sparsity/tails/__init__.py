@@ -5,10 +5,11 @@ Private modules: ``_fit`` (fit_tail, TailFit), ``_csn`` (the exact Clauset-Shali
 (order-statistic estimators), ``_gof`` (goodness of fit), ``_ks_scan`` (KS-distance kernels).
 """
 
-from sparsity.tails._fit import TailFit, fit_tail
+from sparsity.tails._fit import METHODS, TailFit, fit_tail
 from sparsity.tails._gof import LikelihoodRatioTest, PowerLawPValue, likelihood_ratio_test, power_law_pvalue
 
 __all__ = [
+    "METHODS",
     "LikelihoodRatioTest",
     "PowerLawPValue",
     "TailFit",

@@ -33,7 +33,7 @@ from sparsity._input import check_int as _check_int
 from sparsity.tails import _estimators as _est
 from sparsity.tails._csn import csn_method
 
-__all__ = ["TailFit", "fit_tail"]
+__all__ = ["METHODS", "TailFit", "fit_tail"]
 
 Method = Literal["csn", "hill", "moments", "pickands", "ranksize", "stable"]
 MIN_NONZERO = 10
@@ -185,6 +185,9 @@ _METHODS: dict[str, Callable[[np.ndarray, _Options], dict[str, Any]]] = {
 }
 _CSN_ONLY = ("discrete", "xmin", "xmax", "scan")
 
+METHODS: tuple[str, ...] = tuple(_METHODS)
+"""The names :func:`fit_tail` accepts for ``method`` (suites validate against this one list)."""
+
 
 def _bootstrap_ci(
     x: np.ndarray, method: str, o: _Options, k_used: int | None, level: float
@@ -330,7 +333,7 @@ def fit_tail(
     >>> round(fit_tail(x, "hill", k=500).alpha, 1)
     1.5
     """
-    if method not in _METHODS:
+    if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(_METHODS)}; got {method!r}")
     if method != "csn":
         given = {"discrete": bool(discrete), "xmin": xmin is not None, "xmax": xmax is not None}
