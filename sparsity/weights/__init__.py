@@ -214,8 +214,11 @@ def load_weights(
 
     Notes
     -----
-    Tensors with an unsupported dtype or GGUF quantisation are never loaded: they are listed in
-    ``reader.skipped`` and one :class:`WeightsWarning` is emitted.
+    Tensors with an unsupported dtype or GGUF quantisation, and ``.npz`` object-array members (which would
+    unpickle), are never loaded: they are listed in ``reader.skipped`` and one :class:`WeightsWarning` is
+    emitted. Files are treated as untrusted: no pickled code runs, every size in a file is checked against the
+    bytes it holds before anything is allocated, and a bad file raises a one-line :class:`WeightsError`
+    (README, "Untrusted weight files").
 
     Examples
     --------

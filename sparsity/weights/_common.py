@@ -11,9 +11,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparsity._input import widen_narrow_float
 from sparsity.weights._errors import CorruptWeightsError, MissingDependencyError
 
-__all__ = ["TensorRef", "as_float", "decode_mapped", "is_float_name", "numpy_dtype"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "READ_CHUNK",
+    "BoundedReader",
+    "TensorRef",
+    "as_float",
+    "check_shape",
+    "decode_mapped",
+    "is_float_name",
+    "numpy_dtype",
+    "read_stream",
+]
+
+#: The loaders' memory budget, on top of the interpreter: while one tensor is loaded they hold at most its
+#: stored bytes (as declared by the file and checked against what the file or member can hold), its decoded
+#: copy, one read buffer of ``READ_CHUNK`` bytes for compressed members, and a header or pickle of at most
+#: ``MAX_HEADER_BYTES``. No length field read from a file is trusted before it is checked against these.
+READ_CHUNK = 1 << 20
+MAX_HEADER_BYTES = 100_000_000  # the reference safetensors implementation refuses headers above 100 MB
 
 # Floating dtypes narrower than 32 bits are widened to float32; float32 and float64 are kept as they are.
 _NARROW_FLOATS = frozenset(
@@ -65,6 +84,70 @@ class TensorRef:
         return math.prod(self.shape)
 
 
+def check_shape(path: str, shape: object, tensor: str) -> tuple[int, ...]:
+    """A shape read from a file as a tuple of non-negative ints; CorruptWeightsError for anything else."""
+    if not isinstance(shape, list | tuple) or not all(
+        isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise CorruptWeightsError(path, f"corrupt shape {shape!r}: a list of non-negative integers expected", tensor)
+    return tuple(int(d) for d in shape)
+
+
+def read_stream(fh, skip: int, nbytes: int, path: str, tensor: str) -> np.ndarray:
+    """Read bytes ``skip .. skip + nbytes`` of a stream (a compressed zip member) in ``READ_CHUNK`` pieces.
+
+    Never asks the stream for more than ``READ_CHUNK`` bytes at once, so a member whose data decompresses
+    to more than it declares (or than the tensor needs) costs at most one chunk beyond the tensor.
+
+    Returns
+    -------
+    ndarray of shape (nbytes,), uint8
+    """
+    while skip > 0:
+        piece = fh.read(min(READ_CHUNK, skip))
+        if not piece:
+            raise CorruptWeightsError(path, "truncated: the member ends before the tensor's bytes", tensor)
+        skip -= len(piece)
+    out = np.empty(nbytes, dtype=np.uint8)
+    done = 0
+    while done < nbytes:
+        piece = fh.read(min(READ_CHUNK, nbytes - done))
+        if not piece:
+            raise CorruptWeightsError(path, f"truncated: the member holds {done} of the {nbytes} bytes needed", tensor)
+        out[done : done + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
+        done += len(piece)
+    return out
+
+
+class BoundedReader:
+    """A read-only view of a stream that never asks it for more than ``limit`` bytes in all.
+
+    Given to the unpicklers: a pickle opcode that announces a 2**63-byte string would otherwise make the
+    stream allocate a buffer of that size before finding the file shorter.
+    """
+
+    def __init__(self, fh, limit: int) -> None:
+        self._fh, self._left = fh, max(0, int(limit))
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int = -1) -> bytes:
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._fh.readline(size)
+        self._left -= len(data)
+        return data
+
+
 def is_float_name(dtype: str) -> bool:
     """Whether a canonical dtype name is a floating type."""
     return dtype in _NARROW_FLOATS or dtype in _WIDE_FLOATS
@@ -94,7 +177,7 @@ def as_float(raw: np.ndarray, dtype: str) -> np.ndarray:
         wide <<= 16
         return wide.view(np.float32)
     if dtype in _NARROW_FLOATS:
-        return raw.astype(np.float32)
+        return widen_narrow_float(raw)  # the library's one widening rule (float16, ml_dtypes floats -> float32)
     out = np.empty(raw.shape, dtype=raw.dtype.newbyteorder("="))
     out[...] = raw
     return out
@@ -110,7 +193,7 @@ def decode_mapped(path: str, offset: int, shape: tuple[int, ...], dtype: str, te
     count = math.prod(shape)
     nbytes = count * np_dtype.itemsize
     size = os.path.getsize(path)
-    if offset + nbytes > size:
+    if offset < 0 or offset + nbytes > size:
         raise CorruptWeightsError(
             path,
             f"truncated: the tensor needs bytes {offset}..{offset + nbytes} but the file has {size}",

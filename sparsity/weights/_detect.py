@@ -21,12 +21,12 @@ format             signature
 from __future__ import annotations
 
 import os
-import pickle
 import struct
 import zipfile
 from typing import Literal
 
-from sparsity.weights._errors import CorruptWeightsError, UnknownFormatError, UnsafePickleError
+from sparsity.weights._errors import ZIP_ERRORS, CorruptWeightsError, UnknownFormatError
+from sparsity.weights._torch_pickle import PICKLE_ERRORS, RestrictedUnpickler, one_line
 
 __all__ = ["FORMATS", "Format", "detect_format"]
 
@@ -41,8 +41,8 @@ def _zip_kind(path: str) -> Format:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CorruptWeightsError(path, f"truncated or corrupt zip archive ({exc})") from exc
+    except ZIP_ERRORS as exc:
+        raise CorruptWeightsError(path, f"truncated or corrupt zip archive ({type(exc).__name__}: {exc})") from exc
     if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
         raise UnknownFormatError(
             path, "a TorchScript archive (code + constants); save its state_dict() with torch.save instead"
@@ -55,15 +55,12 @@ def _zip_kind(path: str) -> Format:
 
 
 def _is_legacy_torch(path: str) -> bool:
-    class _NoGlobals(pickle.Unpickler):
-        def find_class(self, module, name):
-            raise UnsafePickleError(path, f"the pickle asks for {module}.{name}; refused, nothing was executed")
-
+    """Whether the first pickle of the file is PyTorch's legacy magic number (read by the restricted unpickler)."""
     with open(path, "rb") as fh:
         try:
-            first = _NoGlobals(fh).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
-            raise CorruptWeightsError(path, f"starts like a pickle but does not unpickle ({exc})") from exc
+            first = RestrictedUnpickler(fh, path, legacy=True, limit=os.path.getsize(path)).load()
+        except PICKLE_ERRORS as exc:
+            raise CorruptWeightsError(path, f"starts like a pickle but does not unpickle ({one_line(exc)})") from exc
     return first == _LEGACY_MAGIC
 
 
@@ -113,7 +110,7 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         if n <= size - 8:
             return "safetensors"
         raise CorruptWeightsError(path, f"truncated safetensors: header length {n} but the file has {size} bytes")
-    if head[0] == 0x80 and 2 <= head[1] <= 5:
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         if _is_legacy_torch(path):
             return "torch-legacy"
         raise UnknownFormatError(

@@ -7,8 +7,12 @@ line can print it as one line.
 from __future__ import annotations
 
 import os
+import struct
+import zipfile
+import zlib
 
 __all__ = [
+    "ZIP_ERRORS",
     "CorruptWeightsError",
     "MissingDependencyError",
     "UnknownFormatError",
@@ -38,11 +42,12 @@ class WeightsError(Exception):
     """
 
     def __init__(self, path: str | os.PathLike[str], problem: str, tensor: str | None = None) -> None:
+        where = f"{os.fspath(path)}" + (f" [tensor {tensor!r}]" if tensor is not None else "")
+        # The base constructor runs first: ImportError's (MissingDependencyError) resets ``self.path`` to None.
+        super().__init__(f"{where}: {problem}")
         self.path = os.fspath(path)
         self.problem = problem
         self.tensor = tensor
-        where = f"{self.path}" + (f" [tensor {tensor!r}]" if tensor is not None else "")
-        super().__init__(f"{where}: {problem}")
 
 
 class WeightsNotFoundError(WeightsError, FileNotFoundError):
@@ -67,3 +72,8 @@ class MissingDependencyError(WeightsError, ImportError):
 
 class WeightsWarning(UserWarning):
     """A tensor was skipped (unsupported dtype or quantisation, or unreadable with ``errors="skip"``)."""
+
+
+#: What :mod:`zipfile` raises on a corrupt archive or member (a bad header, CRC or compressed stream, an
+#: unknown compression method or zip version); the loaders turn each into a :class:`CorruptWeightsError`.
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error, struct.error)

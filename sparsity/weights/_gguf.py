@@ -20,6 +20,7 @@ import numpy as np
 
 from sparsity.weights._common import TensorRef, decode_mapped
 from sparsity.weights._errors import CorruptWeightsError, MissingDependencyError
+from sparsity.weights._gguf_header import read_gguf_header
 
 __all__ = ["gguf_entries"]
 
@@ -40,38 +41,56 @@ def _can_dequantize(qtype: int) -> bool:
 
 
 def gguf_entries(path: str) -> Iterator[TensorRef]:
-    """References to the tensors of a GGUF file, in file order."""
+    """References to the tensors of a GGUF file, in file order.
+
+    The header is read by :func:`read_gguf_header`, which checks every count and length against the file;
+    each tensor's byte range is checked here before any data is read.
+    """
     try:
         import gguf
     except ImportError as exc:
         raise MissingDependencyError(path, "reading GGUF needs the gguf package (pip install gguf)") from exc
-    try:
-        reader = gguf.GGUFReader(path, "r")
-        tensors = [
-            (
-                t.name,
-                t.tensor_type,
-                tuple(int(d) for d in reversed(t.shape.tolist())),
-                int(t.data_offset),
-                int(t.n_bytes),
+    infos, size = read_gguf_header(path)
+    refs = []
+    for info in infos:
+        shape = tuple(reversed(info.dims))
+        try:
+            qtype = gguf.GGMLQuantizationType(info.type_id)
+        except ValueError:
+            refs.append(TensorRef(info.name, shape, f"ggml_type_{info.type_id}", True, _no_load, "unknown GGML type"))
+            continue
+        block, type_size = gguf.GGML_QUANT_SIZES[qtype]
+        if info.dims and info.dims[0] % block:
+            raise CorruptWeightsError(
+                path, f"{qtype.name} rows hold whole blocks of {block}, but the row length is {info.dims[0]}", info.name
             )
-            for t in reader.tensors
-        ]
-    except (ValueError, IndexError, KeyError, OSError) as exc:
-        raise CorruptWeightsError(path, f"truncated or corrupt GGUF file ({type(exc).__name__}: {exc})") from exc
-    del reader  # drop the whole-file memory map; tensors are mapped one at a time below
-    for name, qtype, shape, offset, nbytes in tensors:
-        qname = qtype.name
-        if qname in _FLOATS:
-            load = functools.partial(decode_mapped, path, offset, shape, _FLOATS[qname], name)
-            yield TensorRef(name, shape, _FLOATS[qname], True, load)
-        elif qname in _INTS:
-            load = functools.partial(decode_mapped, path, offset, shape, _INTS[qname], name)
-            yield TensorRef(name, shape, _INTS[qname], False, load)
-        else:
-            reason = None if _can_dequantize(int(qtype)) else f"the installed gguf package cannot dequantize {qname}"
-            load = functools.partial(_dequantize, path, offset, nbytes, shape, int(qtype), name)
-            yield TensorRef(name, shape, qname, True, load, reason)
+        nbytes = math.prod(info.dims) // block * type_size
+        if info.offset + nbytes > size:
+            raise CorruptWeightsError(
+                path,
+                f"truncated at byte {size} of {info.offset + nbytes}: the tensor needs bytes "
+                f"{info.offset}..{info.offset + nbytes}",
+                info.name,
+            )
+        refs.append(_ref(info.name, shape, qtype, info.offset, nbytes, path))
+    return iter(refs)
+
+
+def _no_load() -> np.ndarray:  # pragma: no cover - unsupported tensors are never loaded
+    raise AssertionError("an unsupported tensor is never loaded")
+
+
+def _ref(name: str, shape: tuple[int, ...], qtype, offset: int, nbytes: int, path: str) -> TensorRef:
+    qname = qtype.name
+    if qname in _FLOATS:
+        load = functools.partial(decode_mapped, path, offset, shape, _FLOATS[qname], name)
+        return TensorRef(name, shape, _FLOATS[qname], True, load)
+    if qname in _INTS:
+        load = functools.partial(decode_mapped, path, offset, shape, _INTS[qname], name)
+        return TensorRef(name, shape, _INTS[qname], False, load)
+    reason = None if _can_dequantize(int(qtype)) else f"the installed gguf package cannot dequantize {qname}"
+    load = functools.partial(_dequantize, path, offset, nbytes, shape, int(qtype), name)
+    return TensorRef(name, shape, qname, True, load, reason)
 
 
 def _dequantize(path: str, offset: int, nbytes: int, shape: tuple[int, ...], qtype: int, name: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsity.weights._common import TensorRef, as_float, is_float_name
+from sparsity.weights._common import TensorRef, as_float, check_shape, is_float_name
 from sparsity.weights._errors import CorruptWeightsError, MissingDependencyError
 
 __all__ = ["onnx_entries", "parse_model"]
@@ -83,21 +83,58 @@ def onnx_entries(path: str) -> Iterator[TensorRef]:
         if name in seen:
             continue
         seen.add(name)
-        stored = onnx.TensorProto.DataType.Name(tensor.data_type)
+        try:
+            stored = onnx.TensorProto.DataType.Name(tensor.data_type)
+        except ValueError:  # a type id this onnx does not know
+            stored = f"data_type_{tensor.data_type}"
         dtype = _DTYPES.get(stored, f"unsupported:{stored}")
         unsupported = None if stored in _DTYPES else f"unsupported ONNX dtype {stored}"
-        shape = tuple(int(d) for d in tensor.dims)
+        shape = check_shape(path, list(tensor.dims), name)
         load = functools.partial(_load, path, base_dir, tensor, dtype, name)
         yield TensorRef(name, shape, dtype, is_float_name(dtype) or "FLOAT" in stored, load, unsupported)
 
 
-def _load(path: str, base_dir: str, tensor: Any, dtype: str, name: str) -> np.ndarray:
-    from onnx import numpy_helper
+def _check_external(path: str, base_dir: str, tensor: Any, name: str) -> None:
+    """An external-data tensor's side file lies inside the model's directory and holds the bytes it names.
 
+    onnx itself refuses absolute and escaping locations; the offset and length are checked here, so that a
+    length of 2**63 is never handed to ``read``.
+    """
+    fields = {entry.key: entry.value for entry in tensor.external_data}
+    location = fields.get("location", "")
+    target = os.path.realpath(os.path.join(base_dir, location))
+    if (
+        not location
+        or os.path.isabs(location)
+        or os.path.commonpath([target, os.path.realpath(base_dir)]) != (os.path.realpath(base_dir))
+    ):
+        raise CorruptWeightsError(path, f"external data location {location!r} is not a file inside {base_dir}", name)
+    if not os.path.isfile(target):
+        raise CorruptWeightsError(path, f"external data file {location!r} is missing", name)
+    size = os.path.getsize(target)
+    try:
+        offset, length = int(fields.get("offset", 0)), int(fields.get("length", size - int(fields.get("offset", 0))))
+    except ValueError as exc:
+        raise CorruptWeightsError(path, f"external data offset/length are not integers ({fields})", name) from exc
+    if offset < 0 or length < 0 or offset + length > size:
+        raise CorruptWeightsError(
+            path, f"external data [{offset}, {offset + length}) lies outside {location!r} ({size} B)", name
+        )
+
+
+def _load(path: str, base_dir: str, tensor: Any, dtype: str, name: str) -> np.ndarray:
+    from onnx import TensorProto, numpy_helper
+    from onnx.checker import ValidationError
+
+    if tensor.data_location == TensorProto.EXTERNAL:
+        _check_external(path, base_dir, tensor, name)
     try:
         arr = numpy_helper.to_array(tensor, base_dir=base_dir)
-    except (ValueError, OSError, TypeError) as exc:
-        raise CorruptWeightsError(path, f"cannot decode ONNX tensor ({type(exc).__name__}: {exc})", name) from exc
+    except (ValueError, OSError, TypeError, KeyError, ValidationError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CorruptWeightsError(
+            path, f"cannot decode ONNX tensor ({type(exc).__name__}: {message[:300]})", name
+        ) from exc
     if dtype == "bfloat16":  # to_array may hand back bfloat16 as ml_dtypes or as raw uint16 bits
         return arr.astype(np.float32) if arr.dtype.kind == "V" or arr.dtype.name == "bfloat16" else as_float(arr, dtype)
     return as_float(arr, dtype) if dtype.startswith("float") and dtype not in ("float32", "float64") else np.array(arr)

@@ -20,13 +20,12 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from sparsity.weights._common import TensorRef, decode_mapped, is_float_name
+from sparsity.weights._common import MAX_HEADER_BYTES, TensorRef, check_shape, decode_mapped, is_float_name
 from sparsity.weights._errors import CorruptWeightsError, WeightsNotFoundError
 
 __all__ = ["INDEX_SUFFIX", "safetensors_entries", "sharded_entries"]
 
 INDEX_SUFFIX = ".safetensors.index.json"
-_MAX_HEADER = 100_000_000  # the reference implementation refuses headers above 100 MB
 
 _DTYPES = {
     "F64": "float64",
@@ -63,6 +62,14 @@ _ITEMSIZE = {
 }
 
 
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicated = sorted({key for key in keys if keys.count(key) > 1})
+        raise ValueError(f"duplicate key(s) {duplicated[:5]}")
+    return dict(pairs)
+
+
 def read_header(path: str) -> tuple[dict, int]:
     """Parse and validate the JSON header; returns (header, offset of the data section)."""
     size = os.path.getsize(path)
@@ -71,36 +78,68 @@ def read_header(path: str) -> tuple[dict, int]:
         if len(head) < 8:
             raise CorruptWeightsError(path, f"truncated: {size} bytes, shorter than the 8-byte header length")
         (n,) = struct.unpack("<Q", head)
-        if n > min(size - 8, _MAX_HEADER):
+        if n > min(size - 8, MAX_HEADER_BYTES):
             raise CorruptWeightsError(path, f"truncated or corrupt: header length {n} but the file has {size} bytes")
         raw = fh.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptWeightsError(path, f"corrupt safetensors header ({exc})") from exc
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptWeightsError(path, f"corrupt safetensors header ({str(exc)[:200]})") from exc
     if not isinstance(header, dict):
         raise CorruptWeightsError(path, f"corrupt safetensors header: a JSON object expected, got {type(header)}")
     return header, 8 + n
 
 
+def _entry(path: str, name: str, info: object) -> tuple[str, tuple[int, ...], int, int]:
+    """(stored dtype code, shape, begin, end) of one header entry, each checked for type."""
+    if not isinstance(info, dict) or not isinstance(info.get("dtype"), str):
+        raise CorruptWeightsError(path, f"corrupt header entry {str(info)[:200]}", name)
+    shape = check_shape(path, info.get("shape"), name)
+    offsets = info.get("data_offsets")
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+    ):
+        raise CorruptWeightsError(path, f"corrupt data_offsets {str(offsets)[:100]}: two non-negative integers", name)
+    return info["dtype"], shape, offsets[0], offsets[1]
+
+
+def _check_layout(path: str, spans: list[tuple[int, int, str]], data_bytes: int) -> None:
+    """Tensors must tile the data section exactly, in offset order: no overlap, gap, alias or trailing bytes.
+
+    The reference loader refuses the same files ("invalid offset", "incomplete buffer"), so a file that
+    loads here loads there.
+    """
+    expected = 0
+    for begin, end, name in sorted(spans):
+        if begin != expected or end < begin:
+            where = "overlaps the previous tensor" if begin < expected else "leaves a gap after the previous tensor"
+            if end < begin:
+                where = "ends before it begins"
+            raise CorruptWeightsError(
+                path, f"invalid offset: data_offsets [{begin}, {end}] {where} (expected to start at {expected})", name
+            )
+        expected = end
+    if expected != data_bytes:
+        raise CorruptWeightsError(
+            path,
+            f"truncated or corrupt: the tensors cover {expected} bytes but the data section holds {data_bytes}",
+        )
+
+
 def safetensors_entries(path: str, prefix: str = "", names: set[str] | None = None) -> Iterator[TensorRef]:
     """References to the tensors of one file, in file order (``names``: only these)."""
     header, data_start = read_header(path)
-    size = os.path.getsize(path)
-    items = []
+    data_bytes = os.path.getsize(path) - data_start
+    items, spans = [], []
     for name, info in header.items():
-        if name == "__metadata__" or (names is not None and name not in names):
+        if name == "__metadata__":
             continue
-        try:
-            stored, shape = info["dtype"], tuple(int(d) for d in info["shape"])
-            begin, end = (int(o) for o in info["data_offsets"])
-        except (TypeError, KeyError, ValueError) as exc:
-            raise CorruptWeightsError(path, f"corrupt header entry {info!r}", name) from exc
-        if end < begin or data_start + end > size:
+        stored, shape, begin, end = _entry(path, name, info)
+        if end > data_bytes:
             raise CorruptWeightsError(
-                path,
-                f"truncated: data_offsets [{begin}, {end}] overrun the data section ({size - data_start} B)",
-                name,
+                path, f"truncated: data_offsets [{begin}, {end}] overrun the data section ({data_bytes} B)", name
             )
         dtype = _DTYPES.get(stored, f"unsupported:{stored}")
         itemsize = _ITEMSIZE.get(dtype, 1)
@@ -110,7 +149,10 @@ def safetensors_entries(path: str, prefix: str = "", names: set[str] | None = No
                 f"header says shape {list(shape)} of {stored} but data_offsets span {end - begin} bytes",
                 name,
             )
-        items.append((begin, name, shape, dtype))
+        spans.append((begin, end, name))
+        if names is None or name in names:
+            items.append((begin, name, shape, dtype))
+    _check_layout(path, spans, data_bytes)
     items.sort()  # file order keeps reads sequential
     for begin, name, shape, dtype in items:
         load = functools.partial(decode_mapped, path, data_start + begin, shape, dtype, name)

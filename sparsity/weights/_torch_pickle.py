@@ -6,12 +6,7 @@ allow-list of names to inert local stand-ins (a tensor becomes a :class:`LazyTen
 offset, shape and stride) and raises :class:`UnsafePickleError` for any other name, before anything is called.
 The tensor data itself is raw bytes, read later, one tensor at a time.
 
-Two container layouts are read:
-
-* zip (``torch.save`` since 1.6): ``<archive>/data.pkl`` plus one member ``<archive>/data/<key>`` per storage,
-  stored uncompressed, so each tensor is memory-mapped straight out of the zip;
-* legacy (before 1.6): five concatenated pickles (magic number, protocol, system info, the object, storage
-  keys), then each storage as an 8-byte element count and its bytes.
+The two container layouts (zip and legacy) are read by :mod:`sparsity.weights._torch_containers`.
 
 References
 ----------
@@ -22,20 +17,17 @@ References
 from __future__ import annotations
 
 import collections
-import functools
-import math
 import pickle
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
-
-from sparsity.weights._common import as_float, decode_mapped, numpy_dtype
+from sparsity.weights._common import BoundedReader
 from sparsity.weights._errors import CorruptWeightsError, UnsafePickleError
 
-__all__ = ["LEGACY_MAGIC", "LazyTensor", "read_legacy", "read_zip"]
+__all__ = ["LEGACY_MAGIC", "PICKLE_ERRORS", "LazyTensor", "RestrictedUnpickler", "Storage", "one_line", "unpickle"]
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -80,7 +72,7 @@ _TORCH_DTYPES = {
 
 
 @dataclass(frozen=True)
-class _StorageType:
+class StorageType:
     dtype: str
 
 
@@ -90,7 +82,7 @@ class _DType:
 
 
 @dataclass(frozen=True)
-class _Storage:
+class Storage:
     key: str
     dtype: str
     numel: int
@@ -101,7 +93,7 @@ class _Storage:
 class LazyTensor:
     """A tensor described by the pickle: where its bytes are and how to view them (no data read yet)."""
 
-    storage: _Storage
+    storage: Storage
     offset: int
     shape: tuple[int, ...]
     stride: tuple[int, ...]
@@ -115,11 +107,13 @@ class LazyTensor:
 
 
 def _tensor(storage: Any, offset: Any, size: Any, stride: Any, dtype: str | None = None) -> LazyTensor:
-    if not isinstance(storage, _Storage):
+    if not isinstance(storage, Storage):
         raise pickle.UnpicklingError(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
     shape, strides = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(shape) != len(strides) or any(s < 0 for s in shape + strides):
         raise pickle.UnpicklingError(f"inconsistent tensor size {shape} and stride {strides}")
+    if int(offset) < 0:
+        raise pickle.UnpicklingError(f"negative storage offset {int(offset)}")
     return LazyTensor(storage, int(offset), shape, strides, dtype or storage.dtype)
 
 
@@ -157,6 +151,12 @@ def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     return obj.encode(encoding, errors)
 
 
+def _bytearray(source=b"", *args):
+    if isinstance(source, int):  # bytearray(n) allocates n bytes: a one-line pickle could ask for terabytes
+        raise pickle.UnpicklingError("builtins.bytearray with an integer size is not allowed")
+    return bytearray(source, *args)
+
+
 _GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
@@ -173,22 +173,41 @@ _GLOBALS: dict[tuple[str, str], Any] = {
     ("builtins", "frozenset"): frozenset,
     ("builtins", "slice"): slice,
     ("builtins", "complex"): complex,
-    ("builtins", "bytearray"): bytearray,
+    ("builtins", "bytearray"): _bytearray,
 }
-_GLOBALS.update({("torch", name): _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()})
-_GLOBALS[("torch.storage", "UntypedStorage")] = _StorageType("uint8")
+_GLOBALS.update({("torch", name): StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()})
+_GLOBALS[("torch.storage", "UntypedStorage")] = StorageType("uint8")
 _GLOBALS.update({("torch", name): _DType(dtype) for name, dtype in _TORCH_DTYPES.items()})
 _SAFE_CALLABLES = frozenset(v for v in _GLOBALS.values() if callable(v) and not isinstance(v, type))
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only allow-listed globals, to inert stand-ins; storages become :class:`_Storage` records."""
+class RestrictedUnpickler(pickle._Unpickler):
+    """Resolves only allow-listed globals, to inert stand-ins; storages become :class:`Storage` records.
 
-    def __init__(self, file, path: str, *, legacy: bool) -> None:
-        super().__init__(file)
+    Built on the pure-Python unpickler: the C one sizes its memo by the largest index a ``LONG_BINPUT``
+    names, so four bytes of a hostile file could make it allocate gigabytes. Its input is a
+    :class:`BoundedReader`, so no length field makes it read (or allocate) past the pickle's end; the one
+    opcode that allocates before reading (``BYTEARRAY8``) is checked against the same limit.
+    """
+
+    dispatch: ClassVar[dict] = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file, path: str, *, legacy: bool, limit: int) -> None:
+        super().__init__(BoundedReader(file, limit))
         self._path = path
         self._legacy = legacy
-        self.storages: dict[str, _Storage] = {}
+        self._limit = limit
+        self.storages: dict[str, Storage] = {}
+
+    def _load_bytearray8(self) -> None:
+        (size,) = struct.unpack("<Q", self.read(8))
+        if size > self._limit:
+            raise pickle.UnpicklingError(f"BYTEARRAY8 of {size} bytes in a pickle of {self._limit}")
+        data = bytearray(size)
+        self.readinto(data)
+        self.append(data)
+
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -200,149 +219,56 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 "refused before anything was executed",
             ) from None
 
-    def persistent_load(self, pid: Any) -> _Storage:
+    def persistent_load(self, pid: Any) -> Storage:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
         storage_type, key, numel = pid[1], str(pid[2]), int(pid[4])
-        if not isinstance(storage_type, _StorageType):
+        if not isinstance(storage_type, StorageType):
             raise pickle.UnpicklingError(f"persistent id with storage type {storage_type!r}")
+        if numel < 0:
+            raise pickle.UnpicklingError(f"storage {key!r} with {numel} elements")
         if key not in self.storages:
-            self.storages[key] = _Storage(key, storage_type.dtype, numel)
+            self.storages[key] = Storage(key, storage_type.dtype, numel)
         view = pid[5] if self._legacy and len(pid) > 5 else None
         if view is not None:  # legacy storage view: (view_key, element offset, view size)
             _, offset, size = view
-            return _Storage(key, storage_type.dtype, int(size), int(offset))
+            if int(offset) < 0 or int(size) < 0:
+                raise pickle.UnpicklingError(f"storage view ({offset}, {size}) of {key!r}")
+            return Storage(key, storage_type.dtype, int(size), int(offset))
         return self.storages[key]
 
 
-def _unpickle(fh, path: str, *, legacy: bool) -> tuple[Any, dict[str, _Storage]]:
-    unpickler = _RestrictedUnpickler(fh, path, legacy=legacy)
+# What a corrupt pickle or zip member raises (RecursionError: nesting deeper than the interpreter allows).
+PICKLE_ERRORS = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    LookupError,
+    OverflowError,
+    RecursionError,
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    OSError,
+)
+
+
+def unpickle(fh, path: str, *, legacy: bool, limit: int) -> tuple[Any, dict[str, Storage]]:
+    unpickler = RestrictedUnpickler(fh, path, legacy=legacy, limit=limit)
     try:
         obj = unpickler.load()
     except UnsafePickleError:
         raise
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        IndexError,
-    ) as exc:
-        raise CorruptWeightsError(path, f"corrupt checkpoint pickle ({type(exc).__name__}: {exc})") from exc
+    except PICKLE_ERRORS as exc:
+        raise CorruptWeightsError(path, f"corrupt checkpoint pickle ({one_line(exc)})") from exc
     return obj, unpickler.storages
 
 
-def read_zip(path: str) -> tuple[Any, Any]:
-    """Unpickle a zip checkpoint; returns (object tree with LazyTensor leaves, loader(name, LazyTensor))."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CorruptWeightsError(path, f"truncated or corrupt zip archive ({exc})") from exc
-    with zf:
-        pkl = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
-        if len(pkl) != 1:
-            raise CorruptWeightsError(path, f"a torch zip checkpoint has one data.pkl, found {len(pkl)}")
-        prefix = pkl[0][: -len("data.pkl")]
-        byteorder = "little"
-        if prefix + "byteorder" in zf.namelist():
-            byteorder = zf.read(prefix + "byteorder").decode("ascii", "replace").strip()
-        if byteorder != "little":
-            raise CorruptWeightsError(path, f"big-endian checkpoints are not supported (byteorder {byteorder!r})")
-        try:
-            with zf.open(pkl[0]) as fh:
-                obj, _ = _unpickle(fh, path, legacy=False)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise CorruptWeightsError(path, f"truncated or corrupt data.pkl ({exc})") from exc
-        members = {info.filename: info for info in zf.infolist()}
-    return obj, functools.partial(_load_zip_tensor, path, prefix, members)
-
-
-def _member_data_offset(path: str, info: zipfile.ZipInfo) -> int:
-    with open(path, "rb") as fh:
-        fh.seek(info.header_offset)
-        local = fh.read(30)
-    if len(local) < 30 or local[:4] != b"PK\x03\x04":
-        raise CorruptWeightsError(path, f"corrupt zip local header for {info.filename!r}")
-    name_len, extra_len = struct.unpack("<HH", local[26:30])
-    return info.header_offset + 30 + name_len + extra_len
-
-
-def _load_zip_tensor(path: str, prefix: str, members: dict, name: str, t: LazyTensor) -> np.ndarray:
-    member = f"{prefix}data/{t.storage.key}"
-    info = members.get(member)
-    if info is None:
-        raise CorruptWeightsError(path, f"storage member {member!r} is missing", name)
-    itemsize = numpy_dtype(t.dtype, path).itemsize
-    begin, count = (t.storage.elem_offset + t.offset) * itemsize, t.extent()
-    if begin + count * itemsize > info.file_size:
-        raise CorruptWeightsError(
-            path,
-            f"storage {member!r} has {info.file_size} bytes, the tensor needs {begin + count * itemsize}",
-            name,
-        )
-    if info.compress_type == zipfile.ZIP_STORED:
-        flat = decode_mapped(path, _member_data_offset(path, info) + begin, (count,), t.dtype, name)
-    else:
-        with zipfile.ZipFile(path) as zf:
-            data = zf.read(member)
-        raw = np.frombuffer(data, dtype=numpy_dtype(t.dtype, path), count=count, offset=begin)
-        flat = as_float(raw, t.dtype)
-    return _view(flat, t)
-
-
-def _view(flat: np.ndarray, t: LazyTensor) -> np.ndarray:
-    if math.prod(t.shape) == flat.size and _is_contiguous(t):
-        return flat.reshape(t.shape)
-    strides = tuple(s * flat.itemsize for s in t.stride)
-    return np.ascontiguousarray(np.lib.stride_tricks.as_strided(flat, t.shape, strides, writeable=False))
-
-
-def _is_contiguous(t: LazyTensor) -> bool:
-    expected = 1
-    for size, stride in zip(reversed(t.shape), reversed(t.stride), strict=True):
-        if size != 1 and stride != expected:
-            return False
-        expected *= size
-    return True
-
-
-def read_legacy(path: str) -> tuple[Any, Any]:
-    """Unpickle a pre-1.6 checkpoint; returns (object tree, loader(name, LazyTensor))."""
-    with open(path, "rb") as fh:
-        header = []
-        for what in ("magic number", "protocol version", "system info"):
-            try:
-                header.append(_RestrictedUnpickler(fh, path, legacy=True).load())
-            except UnsafePickleError:
-                raise
-            except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-                raise CorruptWeightsError(path, f"corrupt legacy checkpoint {what} ({exc})") from exc
-        if header[0] != LEGACY_MAGIC:
-            raise CorruptWeightsError(path, "a pickle, but not a PyTorch checkpoint (wrong magic number)")
-        obj, storages = _unpickle(fh, path, legacy=True)
-        keys, _ = _unpickle(fh, path, legacy=True)
-        if not isinstance(keys, list):
-            raise CorruptWeightsError(path, "corrupt legacy checkpoint: the storage key list is missing")
-        offsets: dict[str, int] = {}
-        pos = fh.tell()
-        for key in keys:
-            storage = storages.get(str(key))
-            if storage is None:
-                raise CorruptWeightsError(path, f"storage key {key!r} not referenced by any tensor")
-            fh.seek(pos)
-            head = fh.read(8)
-            if len(head) < 8:
-                raise CorruptWeightsError(path, f"truncated: storage {key!r} is missing")
-            (numel,) = struct.unpack("<q", head)
-            offsets[str(key)] = pos + 8
-            pos += 8 + numel * numpy_dtype(storage.dtype, path).itemsize
-    return obj, functools.partial(_load_legacy_tensor, path, offsets)
-
-
-def _load_legacy_tensor(path: str, offsets: dict[str, int], name: str, t: LazyTensor) -> np.ndarray:
-    itemsize = numpy_dtype(t.dtype, path).itemsize
-    start = offsets[t.storage.key] + (t.storage.elem_offset + t.offset) * itemsize
-    flat = decode_mapped(path, start, (t.extent(),), t.dtype, name)
-    return _view(flat, t)
+def one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}"
