@@ -123,13 +123,13 @@ def test_density_convention_everywhere():
 
 def test_bad_k_and_options():
     x = pareto(100, 1.5, 0)
-    with pytest.raises(ValueError, match="k must be <= 99"):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 99\]; got 100"):
         fit_tail(x, "hill", k=100)
-    with pytest.raises(ValueError, match="k must be <= 25"):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 25\]; got 26"):  # Pickands: 4k <= n
         fit_tail(x, "pickands", k=26)
-    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+    with pytest.raises(ValueError, match="k must be None or an integer >= 1"):
         fit_tail(x, "hill", k=0)
-    with pytest.raises(TypeError, match="k must be an integer"):
+    with pytest.raises(TypeError, match="k must be None or an integer"):
         fit_tail(x, "hill", k=2.0)
     with pytest.raises(ValueError, match="apply to method='csn' only"):
         fit_tail(x, "hill", xmin=2.0)
@@ -207,3 +207,17 @@ def test_in_place_aamse_equals_the_m1_m2_formula():
     ref = (m2 - 2.0 * m1 * m1) ** 2
     got = est._aamse_curve(np.log(x), idx.copy(), np.arange(1, idx.size, dtype=np.float64))
     np.testing.assert_array_equal(got, ref)
+
+
+def test_method_bodies_return_the_typed_estimate():
+    from sparsity.tails._csn import csn_method
+    from sparsity.tails._estimate import TailEstimate
+
+    x = np.sort(pareto(2000, 1.5, 4))
+    rng = np.random.default_rng(0)
+    results = [getattr(est, m)(x, k=200, n_boot=10, rng=rng) for m in ("hill", "moments", "pickands", "ranksize")]
+    results.append(est.stable(x, k=None, n_boot=10, rng=rng))
+    results.append(csn_method(x, discrete=False, xmin=None, xmax=None, min_tail=3, scan="pruned"))
+    for r in results:
+        assert type(r) is TailEstimate and isinstance(r.details, dict)
+        assert r._fields == ("alpha", "xmin", "n_tail", "ks_distance", "alpha_se", "details")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -125,3 +126,28 @@ def test_vuong_formula_and_bad_input():
         likelihood_ratio_test(np.arange(1, 100), "lognormal", discrete=True)
     with pytest.raises(ValueError, match="n_boot must be an integer"):
         power_law_pvalue(x, n_boot=0)
+
+
+def test_discrete_sampler_counts_draws_beyond_its_largest_value():
+    # density exponent 1.002: P(X > 1e300) = zeta(a, 1e300 + 1) / zeta(a, 1) ~ 0.25, so ~250 of 1000 draws lie
+    # beyond what float64 holds as a sample; they are set to 1e300 and counted in a warning (they were capped
+    # silently). The count is Binomial(1000, p): within 6 standard deviations of 1000 p
+    a = 1.002
+    p = special.zeta(a, 1e300 + 1.0) / special.zeta(a, 1.0)
+    with pytest.warns(UserWarning, match=r"(\d+) of 1000 draws exceed 1e\+300") as rec:
+        draws = gof._sample_discrete(a, 1.0, None, 1000, np.random.default_rng(2))
+    count = int(re.search(r"(\d+) of 1000", str(rec[0].message)).group(1))
+    assert abs(count - 1000 * p) < 6 * np.sqrt(1000 * p * (1 - p))
+    assert count == int(np.sum(draws == 1e300)) and draws.max() == 1e300
+    small = draws[draws < 1e300]
+    assert np.all(small == np.floor(small)) and small.min() >= 1.0
+
+
+def test_gof_checks_use_the_shared_vocabulary():
+    x = np.random.default_rng(0).random(300) ** (-1 / 1.5)
+    with pytest.raises(TypeError, match="rng must be None, an integer seed"):
+        power_law_pvalue(x, n_boot=2, rng="seed")
+    with pytest.raises(ValueError, match=r"xmin must be None or a finite real number > 0; got -1.0"):
+        power_law_pvalue(x, xmin=-1.0, n_boot=2)
+    with pytest.raises(TypeError, match="discrete must be True or False"):
+        likelihood_ratio_test(x, "exponential", discrete="yes")

@@ -1,12 +1,19 @@
-"""Tests for sparsity.tails._ks_scan: the NumPy twin against the definition, and the CuPy kernel against the
-twin (GPU only)."""
+"""Tests for the KS-scan kernels: the NumPy twin (sparsity.tails._ks_scan) against the definition, the CuPy kernel
+(sparsity.tails._ks_scan_cupy) against the twin (GPU only), and the registry that picks a kernel per namespace."""
 
 from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import types
 
 import numpy as np
 import pytest
 
-from sparsity.tails._csn import _continuous_alphas, _first_index
+from sparsity.tails import _ks_backends
+from sparsity.tails._csn import _continuous_alphas
+from sparsity.tails._csn_scan import first_index as _first_index
 from sparsity.tails._ks_scan import ks_scan_numpy
 
 
@@ -50,7 +57,7 @@ def test_grid_is_a_lower_bound_and_exact_when_dense(k):
 @pytest.mark.parametrize("k", [0, 8, 128])
 def test_cupy_kernel_matches_numpy_twin(k):
     cp = pytest.importorskip("cupy")
-    from sparsity.tails._ks_scan import ks_scan_cupy
+    from sparsity.tails._ks_scan_cupy import ks_scan_cupy
 
     _x, L, first, cand, alpha, cn = _setup(3, True)
     d_np, j_np = ks_scan_numpy(L, first, cand, alpha, cn, k)
@@ -142,3 +149,48 @@ def test_float32_logs_are_evaluated_in_float64():
         d64, j64 = ks_scan_numpy(L32.astype(np.float64), first, cand, alpha, cn, k)
         np.testing.assert_array_equal(d32, d64)
         np.testing.assert_array_equal(j32, j64)
+
+
+# ---------------------------------------------------------------------------------------------- registry
+
+
+@pytest.mark.parametrize(
+    ("module_name", "kernel"),
+    [("numpy", "numpy"), ("array_api_compat.numpy", "numpy"), ("array_api_strict", "numpy"), ("torch", "numpy"),
+     ("cupy", "cupy"), ("array_api_compat.cupy", "cupy")],
+)  # fmt: skip
+def test_kernel_is_chosen_by_the_namespace_name(module_name, kernel):
+    fake = types.SimpleNamespace(__name__=module_name)
+    assert _ks_backends.ks_kernel_for(fake).name == kernel
+
+
+def test_choosing_the_cupy_kernel_does_not_import_cupy():
+    code = (
+        "import sys, types; import sparsity; from sparsity.tails._ks_backends import ks_kernel_for; "
+        "k = ks_kernel_for(types.SimpleNamespace(__name__='array_api_compat.cupy')); "
+        "print(k.name, 'cupy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["cupy", "False"]
+
+
+def test_fit_tail_scans_with_the_kernel_registered_for_its_namespace(monkeypatch):
+    # a counting kernel registered for array_api_strict: fit_tail on such an array runs its scans (and gets
+    # the NumPy result bitwise, since it wraps the NumPy kernel); NumPy input does not touch it
+    xps = pytest.importorskip("array_api_strict")
+    calls = []
+
+    def scan(*args, **kwargs):
+        calls.append(args[5])
+        return _ks_backends.NUMPY_KERNEL.scan(*args, **kwargs)
+
+    counting = dataclasses.replace(_ks_backends.NUMPY_KERNEL, name="array_api_strict", scan=scan)
+    monkeypatch.setitem(_ks_backends._KERNELS, "array_api_strict", counting)
+    from sparsity.tails import fit_tail
+
+    x = np.random.default_rng(8).random(3000) ** (-1 / 1.4)
+    ref = fit_tail(x)
+    assert calls == []
+    got = fit_tail(xps.asarray(x))
+    assert calls and 0 in calls  # exact scans (k = 0) and grid scans
+    assert (got.alpha, got.xmin, got.ks_distance, got.n_tail) == (ref.alpha, ref.xmin, ref.ks_distance, ref.n_tail)

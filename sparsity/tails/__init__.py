@@ -1,8 +1,13 @@
-"""Tail-index estimation: :func:`fit_tail` (exact CSN, Hill, moments, Pickands, rank-size, stable), goodness of
-fit (:func:`power_law_pvalue`, :func:`likelihood_ratio_test`) and the KS-scan kernels per array namespace.
+"""Tail-index estimation: fit_tail, goodness of fit, and the KS-scan kernels per array namespace.
 
-Private modules: ``_fit`` (fit_tail, TailFit), ``_csn`` (the exact Clauset-Shalizi-Newman scan), ``_estimators``
-(order-statistic estimators), ``_gof`` (goodness of fit), ``_ks_scan`` (KS-distance kernels).
+:func:`fit_tail` (exact CSN, Hill, moments, Pickands, rank-size, stable) returns a :class:`TailFit`; goodness of
+fit by :func:`power_law_pvalue` and :func:`likelihood_ratio_test`.
+
+Private modules: ``_fit`` (fit_tail, TailFit), ``_magnitudes`` (the sorted nonzero magnitudes every estimator
+starts from), ``_estimate`` (the method bodies' result type), ``_csn`` (the exact Clauset-Shalizi-Newman fit),
+``_csn_scan`` (the pruned KS minimisation), ``_csn_discrete`` (the discrete MLE and scan), ``_zeta`` (analytic
+Hurwitz-zeta log-moments), ``_estimators`` (order-statistic estimators), ``_gof`` (goodness of fit),
+``_ks_scan`` (the NumPy KS kernel), ``_ks_scan_cupy`` (its CUDA twin), ``_ks_backends`` (the kernel registry).
 """
 
 from sparsity.tails._fit import METHODS, TailFit, fit_tail

@@ -35,7 +35,9 @@ from typing import Any
 import numpy as np
 from scipy import interpolate
 
+from sparsity._checks import check_int
 from sparsity._threads import available_cpus
+from sparsity.tails._estimate import TailEstimate
 
 _K_FLOOR = 10
 """Smallest k the double bootstrap returns (below it every estimator is noise)."""
@@ -44,7 +46,7 @@ __all__ = ["double_bootstrap_k", "hill", "ks_pareto", "moments", "pickands", "ra
 
 
 def _log_desc(x: np.ndarray) -> np.ndarray:
-    """log of the descending order statistics, shifted by the largest (values <= 0, small cancellation)."""
+    """Log of the descending order statistics, shifted by the largest (values <= 0, small cancellation)."""
     lg = np.log(x[::-1])
     return lg - lg[0]
 
@@ -84,11 +86,10 @@ def ks_pareto(x: np.ndarray, xmin: float, alpha: float) -> float:
 
 
 def _aamse_curve(log_asc: np.ndarray, idx: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """(M_2(k) - 2 M_1(k)^2)^2 for k = 1..r-1 on the resample ``x[idx]`` (``log_asc = log(x)``, x ascending;
-    ``k = arange(1, r)`` as float64).
+    """(M_2(k) - 2 M_1(k)^2)^2 for k = 1..r-1 on the resample ``x[idx]``.
 
-    The resample is put in descending order by sorting its indices (integers; the logarithms are taken once
-    for the whole sample).
+    ``log_asc = log(x)`` (x ascending), ``k = arange(1, r)`` as float64. The resample is put in descending
+    order by sorting its indices (integers; the logarithms are taken once for the whole sample).
     """
     idx.sort()
     ld = log_asc[idx[::-1]]
@@ -151,26 +152,18 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
 def _choose_k(x: np.ndarray, k: int | None, n_boot: int, rng: np.random.Generator, kmax: int) -> tuple[int, bool]:
     if k is None:
         return min(double_bootstrap_k(x, n_boot=n_boot, rng=rng), kmax), True
-    if k > kmax:
-        raise ValueError(f"k must be <= {kmax} for this method and a sample of {x.size} nonzero values; got {k}")
-    return k, False
+    return check_int(k, "k", low=1, high=kmax), False  # kmax: n - 1, or n // 4 for Pickands
 
 
-def _result(x: np.ndarray, k: int, gamma: float, se_gamma: float, chosen: bool, **extra: Any) -> dict[str, Any]:
+def _result(x: np.ndarray, k: int, gamma: float, se_gamma: float, chosen: bool) -> TailEstimate:
     xmin = float(x[x.size - k - 1])
     alpha = 1.0 / gamma if gamma > 0 else math.nan
     se = se_gamma / gamma**2 if gamma > 0 else math.nan
-    return {
-        "alpha": alpha,
-        "xmin": xmin,
-        "n_tail": k,
-        "ks_distance": ks_pareto(x, xmin, alpha),
-        "alpha_se": se,
-        "details": {"k": k, "k_double_bootstrap": chosen, "gamma": gamma, **extra},
-    }
+    details = {"k": k, "k_double_bootstrap": chosen, "gamma": gamma}
+    return TailEstimate(alpha, xmin, k, ks_pareto(x, xmin, alpha), se, details)
 
 
-def hill(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def hill(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """Hill estimator on the top ``k`` order statistics."""
     k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
     ld = _log_desc(x)
@@ -180,7 +173,7 @@ def hill(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator)
     return _result(x, k, gamma, gamma / math.sqrt(k), chosen)
 
 
-def moments(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def moments(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """Dekkers-Einmahl-de Haan moment estimator on the top ``k`` order statistics."""
     k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
     ld = _log_desc(x)
@@ -195,7 +188,7 @@ def moments(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generat
     return _result(x, k, gamma, math.sqrt((1.0 + gamma * gamma) / k), chosen)
 
 
-def pickands(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def pickands(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """Pickands estimator from ``X_(k)``, ``X_(2k)``, ``X_(4k)`` (needs ``4k <= n``)."""
     k, chosen = _choose_k(x, k, n_boot, rng, x.size // 4)
     d = x[::-1]
@@ -210,7 +203,7 @@ def pickands(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Genera
     return _result(x, k, gamma, math.sqrt(var / k), chosen)
 
 
-def ranksize(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def ranksize(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """Least-squares slope of log rank on log size over the top ``k`` values (biased; for comparison)."""
     k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
     top = np.log(x[::-1][:k])
@@ -222,10 +215,7 @@ def ranksize(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Genera
     alpha = -float(np.dot(tc, lr - lr.mean())) / denom
     gamma = 1.0 / alpha if alpha > 0 else -math.inf
     res = _result(x, k, gamma, 0.0, chosen)
-    res["alpha"] = alpha
-    res["alpha_se"] = alpha * math.sqrt(2.0 / k)
-    res["ks_distance"] = ks_pareto(x, res["xmin"], alpha)
-    return res
+    return res._replace(alpha=alpha, alpha_se=alpha * math.sqrt(2.0 / k), ks_distance=ks_pareto(x, res.xmin, alpha))
 
 
 # Symmetric alpha-stable quantile ratio nu(alpha) = q_.95 / q_.75 (McCulloch 1986, beta = 0 column), computed
@@ -241,7 +231,7 @@ _STABLE_NU = np.array([
 _ALPHA_OF_LOGNU = interpolate.PchipInterpolator(np.log(_STABLE_NU[::-1]), _STABLE_ALPHA[::-1])
 
 
-def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """McCulloch quantile estimator of the stable index from the magnitudes (symmetric law assumed).
 
     ``se`` by the delta method: sample quantiles have covariance ``p_i (1 - p_j) / (n f_i f_j)`` (p_i <= p_j)
@@ -275,11 +265,5 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
     eps = 1e-4
     a_hi, a_lo = min(lc + eps, hi), max(lc - eps, lo)
     dadl = (float(_ALPHA_OF_LOGNU(a_hi)) - float(_ALPHA_OF_LOGNU(a_lo))) / (a_hi - a_lo)
-    return {
-        "alpha": alpha,
-        "xmin": math.nan,
-        "n_tail": n,
-        "ks_distance": math.nan,
-        "alpha_se": abs(dadl) * se_lnu if not clipped else math.nan,
-        "details": {"nu": math.exp(lnu), "clipped_to_table": clipped},
-    }
+    se = abs(dadl) * se_lnu if not clipped else math.nan
+    return TailEstimate(alpha, math.nan, n, math.nan, se, {"nu": math.exp(lnu), "clipped_to_table": clipped})

@@ -19,25 +19,23 @@ Methods (a dict of private bodies with one signature):
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
-from sparsity._array_api import is_cupy_namespace, to_numpy
-from sparsity._input import check_int as _check_int
+from sparsity._checks import as_generator, check_bool, check_choice, check_int, check_real
 from sparsity.tails import _estimators as _est
 from sparsity.tails._csn import csn_method
+from sparsity.tails._estimate import TailEstimate
+from sparsity.tails._magnitudes import MIN_NONZERO, sorted_nonzero_magnitudes
 
-__all__ = ["METHODS", "TailFit", "fit_tail"]
+__all__ = ["METHODS", "MIN_NONZERO", "TailFit", "fit_tail"]
 
 Method = Literal["csn", "hill", "moments", "pickands", "ranksize", "stable"]
-MIN_NONZERO = 10
-"""Fewest nonzero magnitudes :func:`fit_tail` accepts (every method)."""
 
 
 @dataclass(frozen=True)
@@ -94,55 +92,6 @@ class TailFit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------------------------- validation
-
-
-def _magnitudes(x: Any) -> tuple[np.ndarray, int, str]:
-    """Flatten, take |x|, check finiteness; return sorted nonzero magnitudes, zero count, backend."""
-    backend = "numpy"
-    if type(x).__module__.split(".")[0] == "cupy":
-        backend = "cupy"
-    elif hasattr(x, "__array_namespace__"):
-        backend = "cupy" if is_cupy_namespace(x.__array_namespace__()) else "numpy"
-    try:
-        arr = to_numpy(x) if hasattr(x, "dtype") else np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"x must be a real numeric array; could not convert it ({exc})") from None
-    if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "V" or "bfloat16" in arr.dtype.name or "float8" in arr.dtype.name:
-            arr = arr.astype(np.float32)
-        else:
-            raise TypeError(f"x must be a real numeric array (bool, int or float); got dtype {arr.dtype}")
-    a = np.abs(np.asarray(arr, dtype=np.float64).ravel())
-    if a.size == 0:
-        raise ValueError("x must contain at least one value; got an empty array")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        raise ValueError(f"x must be finite; got {int(bad.sum())} NaN or infinite value(s) out of {a.size}")
-    nz = a[a > 0]
-    n_zero = a.size - nz.size
-    if nz.size < MIN_NONZERO:
-        raise ValueError(
-            f"x must have at least {MIN_NONZERO} nonzero magnitudes to fit a tail; got {nz.size} "
-            f"({n_zero} zeros excluded)"
-        )
-    nz.sort()
-    if nz[0] == nz[-1]:
-        raise ValueError(f"x magnitudes are all equal ({nz[0]!r}); a tail index is undefined")
-    return nz, n_zero, backend
-
-
-def _opt_positive(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be None or a real number > 0; got {value!r}")
-    v = float(value)
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be None or a finite real number > 0; got {value!r}")
-    return v
-
-
 # ------------------------------------------------------------------------------------------------ methods
 
 
@@ -155,27 +104,25 @@ class _Options:
     xmax: float | None
     min_tail: int
     scan: str
-    backend: str
+    xp: Any
     k: int | None
     n_boot: int
     rng: np.random.Generator
 
 
-def _m_csn(x: np.ndarray, o: _Options) -> dict[str, Any]:
-    return csn_method(
-        x, discrete=o.discrete, xmin=o.xmin, xmax=o.xmax, min_tail=o.min_tail, scan=o.scan, backend=o.backend
-    )
+def _m_csn(x: np.ndarray, o: _Options) -> TailEstimate:
+    return csn_method(x, discrete=o.discrete, xmin=o.xmin, xmax=o.xmax, min_tail=o.min_tail, scan=o.scan, xp=o.xp)
 
 
-def _order_stat(body: Callable[..., dict[str, Any]]) -> Callable[[np.ndarray, _Options], dict[str, Any]]:
-    def run(x: np.ndarray, o: _Options) -> dict[str, Any]:
+def _order_stat(body: Callable[..., TailEstimate]) -> Callable[[np.ndarray, _Options], TailEstimate]:
+    def run(x: np.ndarray, o: _Options) -> TailEstimate:
         return body(x, k=o.k, n_boot=o.n_boot, rng=o.rng)
 
     run.__name__ = f"_m_{body.__name__}"
     return run
 
 
-_METHODS: dict[str, Callable[[np.ndarray, _Options], dict[str, Any]]] = {
+_METHODS: dict[str, Callable[[np.ndarray, _Options], TailEstimate]] = {
     "csn": _m_csn,
     "hill": _order_stat(_est.hill),
     "moments": _order_stat(_est.moments),
@@ -207,7 +154,7 @@ def _bootstrap_ci(
             failed += 1
             continue
         try:
-            vals.append(float(body(xb, ob)["alpha"]))
+            vals.append(float(body(xb, ob).alpha))
         except ValueError:
             failed += 1
     if failed:
@@ -333,59 +280,51 @@ def fit_tail(
     >>> round(fit_tail(x, "hill", k=500).alpha, 1)
     1.5
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(_METHODS)}; got {method!r}")
+    method = check_choice(method, "method", cast("tuple[Method, ...]", METHODS))
+    discrete = check_bool(discrete, "discrete")
+    scan = check_choice(scan, "scan", ("pruned", "naive"))
     if method != "csn":
-        given = {"discrete": bool(discrete), "xmin": xmin is not None, "xmax": xmax is not None}
-        given["scan"] = scan != "pruned"
+        given = {"discrete": discrete, "xmin": xmin is not None, "xmax": xmax is not None, "scan": scan != "pruned"}
         bad = [name for name in _CSN_ONLY if given[name]]
         if bad:
             raise ValueError(f"option(s) {bad} apply to method='csn' only; got method={method!r}")
-    if isinstance(ci_level, bool) or not isinstance(ci_level, numbers.Real) or not 0 < float(ci_level) < 1:
-        raise ValueError(f"ci_level must be a number in (0, 1); got {ci_level!r}")
-    if scan not in ("pruned", "naive"):
-        raise ValueError(f"scan must be 'pruned' or 'naive'; got {scan!r}")
-    if ci not in ("normal", "bootstrap"):
-        raise ValueError(f"ci must be 'normal' or 'bootstrap'; got {ci!r}")
-    k_v = None if k is None else _check_int(k, "k", 1)
-    n_boot_v = _check_int(n_boot, "n_boot", 2)
+    ci = check_choice(ci, "ci", ("normal", "bootstrap"))
+    level = check_real(ci_level, "ci_level", low=0.0, high=1.0, closed="neither")
     opts = _Options(
-        discrete=bool(discrete),
-        xmin=_opt_positive(xmin, "xmin"),
-        xmax=_opt_positive(xmax, "xmax"),
-        min_tail=_check_int(min_tail, "min_tail", 2),
+        discrete=discrete,
+        xmin=check_real(xmin, "xmin", low=0.0, closed="neither", allow_none=True),
+        xmax=check_real(xmax, "xmax", low=0.0, closed="neither", allow_none=True),
+        min_tail=check_int(min_tail, "min_tail", low=2),
         scan=scan,
-        backend="numpy",
-        k=k_v,
-        n_boot=n_boot_v,
-        rng=np.random.default_rng(rng),
+        xp=None,
+        k=check_int(k, "k", low=1, allow_none=True),
+        n_boot=check_int(n_boot, "n_boot", low=2),
+        rng=as_generator(rng),
     )
-    mags, n_zero, backend = _magnitudes(x)
-    opts = replace(opts, backend=backend)
-    res = _METHODS[method](mags, opts)
-    alpha = float(res["alpha"])
-    se = float(res["alpha_se"])
-    details = dict(res["details"])
-    level = float(ci_level)
+    mags = sorted_nonzero_magnitudes(x, "x")
+    opts = replace(opts, xp=mags.xp)
+    res = _METHODS[method](mags.values, opts)
+    alpha, se = float(res.alpha), float(res.alpha_se)
+    details = dict(res.details)
     if ci == "bootstrap":
-        interval, info = _bootstrap_ci(mags, method, opts, details.get("k"), level)
+        interval, info = _bootstrap_ci(mags.values, method, opts, details.get("k"), level)
         details.update(info)
     else:
-        z = float(stats.norm.ppf(0.5 + level / 2))
+        z = float(special.ndtri(0.5 + level / 2))  # the normal quantile (scipy.stats.norm.ppf, bitwise)
         interval = (alpha - z * se, alpha + z * se)
     return TailFit(
         method=method,
         alpha=alpha,
         alpha_density=alpha + 1.0,
-        xmin=float(res["xmin"]),
-        n_tail=int(res["n_tail"]),
-        n=int(mags.size),
-        ks_distance=float(res["ks_distance"]),
+        xmin=float(res.xmin),
+        n_tail=int(res.n_tail),
+        n=int(mags.values.size),
+        ks_distance=float(res.ks_distance),
         alpha_ci=interval,
         alpha_se=se,
         ci_level=level,
-        n_zero=n_zero,
-        discrete=bool(discrete),
+        n_zero=mags.n_zero,
+        discrete=discrete,
         xmax=opts.xmax,
         details=details,
     )

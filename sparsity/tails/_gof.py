@@ -16,14 +16,17 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
-import sparsity.tails._fit as _tails
+from sparsity._checks import as_generator, check_bool, check_choice, check_int, check_real
 from sparsity.tails._csn import csn_method
+from sparsity.tails._fit import TailFit, fit_tail
+from sparsity.tails._magnitudes import sorted_nonzero_magnitudes
 
 __all__ = ["LikelihoodRatioTest", "PowerLawPValue", "likelihood_ratio_test", "power_law_pvalue"]
 
@@ -50,7 +53,7 @@ class PowerLawPValue:
     ks_distance: float
     n_boot: int
     ks_boot: np.ndarray = field(repr=False)
-    fit: _tails.TailFit = field(repr=False)
+    fit: TailFit = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,13 @@ class LikelihoodRatioTest:
     p_value: float
     n_tail: int
     alternative_params: dict[str, float]
-    fit: _tails.TailFit = field(repr=False)
+    fit: TailFit = field(repr=False)
 
 
 # ------------------------------------------------------------------------------------------- sampling
+
+_SAMPLE_MAX = 1e300
+"""Largest discrete draw (integers beyond 2**53 are not exact in float64 anyway; 1e300 keeps logs finite)."""
 
 
 def _sample_discrete(a: float, xmin: float, xmax: float | None, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -99,26 +105,34 @@ def _sample_discrete(a: float, xmin: float, xmax: float | None, size: int, rng: 
 
     lo = np.full(size, xmin - 1.0)  # surv(lo) = 1 >= u
     hi = np.full(size, xmin)
-    cap = np.inf if xmax is None else float(xmax)
+    cap = min(np.inf if xmax is None else float(xmax), _SAMPLE_MAX)
     while True:
         grow = (surv(hi) > u) & (hi < cap)
         if not grow.any():
             break
         lo = np.where(grow, hi, lo)
         hi = np.where(grow, np.minimum(np.maximum(2.0 * hi, hi + 1.0), cap), hi)
-        if np.all(hi[grow] >= 1e300):
-            break
+    beyond = surv(hi) > u  # draws above the largest representable sample: they stay at it
+    if beyond.any():
+        warnings.warn(
+            f"discrete power-law sampler: {int(beyond.sum())} of {size} draws exceed {_SAMPLE_MAX:.3g} (alpha_density "
+            f"= {a!r} puts P(X > {_SAMPLE_MAX:.3g}) = {float(surv(np.float64(_SAMPLE_MAX))):.3g}); they are set "
+            f"to {_SAMPLE_MAX:.3g}",
+            UserWarning,
+            stacklevel=4,
+        )
     while True:
-        gap = hi - lo > 1
+        mid = np.floor((lo + hi) / 2.0)
+        # beyond 2**53 neighbouring floats differ by more than 1 and mid may round onto lo or hi: stop there
+        gap = (hi - lo > 1) & (mid > lo) & (mid < hi)
         if not gap.any():
             return hi
-        mid = np.floor((lo + hi) / 2.0)
         big = surv(mid) > u
         lo = np.where(gap & big, mid, lo)
         hi = np.where(gap & ~big, mid, hi)
 
 
-def _sample_tail(fit: _tails.TailFit, size: int, rng: np.random.Generator) -> np.ndarray:
+def _sample_tail(fit: TailFit, size: int, rng: np.random.Generator) -> np.ndarray:
     if fit.discrete:
         return _sample_discrete(fit.alpha_density, fit.xmin, fit.xmax, size, rng)
     u = 1.0 - rng.random(size)
@@ -168,11 +182,12 @@ def power_law_pvalue(
     >>> res.p_value > 0.1
     True
     """
-    n_boot = _tails._check_int(n_boot, "n_boot", 1)
-    gen = np.random.default_rng(rng)
-    fit = _tails.fit_tail(x, "csn", discrete=discrete, xmin=xmin, xmax=xmax, min_tail=min_tail)
-    mags, _, backend = _tails._magnitudes(x)
-    data = mags if fit.xmax is None else mags[mags <= fit.xmax]
+    n_boot = check_int(n_boot, "n_boot", low=1)
+    gen = as_generator(rng)
+    fit = fit_tail(x, "csn", discrete=discrete, xmin=xmin, xmax=xmax, min_tail=min_tail)
+    mags = sorted_nonzero_magnitudes(x, "x")
+    xmin_v = check_real(xmin, "xmin", low=0.0, closed="neither", allow_none=True)
+    data = mags.values if fit.xmax is None else mags.values[mags.values <= fit.xmax]
     body = data[data < fit.xmin]
     n = data.size
     ks = np.empty(n_boot)
@@ -186,13 +201,13 @@ def power_law_pvalue(
         res = csn_method(
             syn,
             discrete=fit.discrete,
-            xmin=_tails._opt_positive(xmin, "xmin"),
+            xmin=xmin_v,
             xmax=fit.xmax,
             min_tail=min_tail,
             scan="pruned",
-            backend=backend,
+            xp=mags.xp,
         )
-        ks[b] = res["ks_distance"]
+        ks[b] = res.ks_distance
     p = float(np.mean(ks >= fit.ks_distance))
     return PowerLawPValue(p, fit.ks_distance, n_boot, ks, fit)
 
@@ -200,7 +215,7 @@ def power_law_pvalue(
 # --------------------------------------------------------------------------------- likelihood ratios
 
 
-def _ll_powerlaw(t: np.ndarray, fit: _tails.TailFit) -> np.ndarray:
+def _ll_powerlaw(t: np.ndarray, fit: TailFit) -> np.ndarray:
     if fit.discrete:
         return -fit.alpha_density * np.log(t) - math.log(special.zeta(fit.alpha_density, fit.xmin))
     a = fit.alpha
@@ -220,6 +235,9 @@ def _ll_exponential(t: np.ndarray, xmin: float, discrete: bool) -> tuple[np.ndar
     return math.log(lam) - lam * (t - xmin), {"lambda": lam}
 
 
+_LOG_SQRT_2PI = float(np.log(np.sqrt(2 * np.pi)))  # as scipy.stats.norm.logpdf computes it (bitwise the same)
+
+
 def _ll_lognormal(t: np.ndarray, xmin: float) -> tuple[np.ndarray, dict[str, float]]:
     """Lognormal conditioned on x >= xmin; exact MLE of (mu, log sigma) by BFGS with the analytic gradient."""
     lt = np.log(t)
@@ -232,7 +250,7 @@ def _ll_lognormal(t: np.ndarray, xmin: float) -> tuple[np.ndarray, dict[str, flo
         u = (lt - mu) / sig
         z0 = (l0 - mu) / sig
         logsf = float(special.log_ndtr(-z0))
-        h = math.exp(float(stats.norm.logpdf(z0)) - logsf)  # inverse Mills ratio
+        h = math.exp(-(z0**2) / 2.0 - _LOG_SQRT_2PI - logsf)  # inverse Mills ratio (normal log-pdf at z0)
         ll = -m * s - 0.5 * float(np.dot(u, u)) - m * logsf
         g_mu = (float(np.sum(u)) - m * h) / sig
         g_s = float(np.dot(u, u)) - m - m * h * z0
@@ -290,12 +308,11 @@ def likelihood_ratio_test(
     >>> likelihood_ratio_test(x, "exponential").R > 0
     True
     """
-    if alternative not in ("lognormal", "exponential"):
-        raise ValueError(f"alternative must be 'lognormal' or 'exponential'; got {alternative!r}")
-    if discrete and alternative == "lognormal":
+    alternative = check_choice(alternative, "alternative", ("lognormal", "exponential"))
+    if check_bool(discrete, "discrete") and alternative == "lognormal":
         raise ValueError("alternative='lognormal' is continuous only; use discrete=False or 'exponential'")
-    fit = _tails.fit_tail(x, "csn", discrete=discrete, xmin=xmin, min_tail=min_tail)
-    mags, _, _ = _tails._magnitudes(x)
+    fit = fit_tail(x, "csn", discrete=discrete, xmin=xmin, min_tail=min_tail)
+    mags = sorted_nonzero_magnitudes(x, "x").values
     t = mags[mags >= fit.xmin]
     ll_pl = _ll_powerlaw(t, fit)
     if alternative == "exponential":

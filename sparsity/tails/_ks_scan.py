@@ -1,8 +1,9 @@
-"""KS-distance scan over candidate ``xmin`` values: a CuPy raw kernel and its NumPy twin.
+"""KS-distance scan over candidate ``xmin`` values: the NumPy kernel.
 
-Both functions compute, for every candidate ``c`` (a first-occurrence index ``i_c`` into the ascending sorted
-sample ``x``, with tail size ``m_c = n - i_c``, fitted survival index ``alpha_c`` and truncation normaliser
-``cn_c``), the largest KS deviation over a set of evaluation points ``j`` of its tail::
+It is the reference, and the twin of the CuPy raw kernel in :mod:`sparsity.tails._ks_scan_cupy`. Both kernels
+compute, for every candidate ``c`` (a first-occurrence index ``i_c`` into the ascending sorted sample ``x``,
+with tail size ``m_c = n - i_c``, fitted survival index ``alpha_c`` and truncation normaliser ``cn_c``), the
+largest KS deviation over a set of evaluation points ``j`` of its tail::
 
     G_c(j) = (1 - exp(-alpha_c * (L[j'] - L[i_c]))) * cn_c - (j' - i_c) / m_c,   j' = first[j]
 
@@ -14,16 +15,15 @@ CDF that Clauset's ``plfit`` and ``powerlaw`` use). The evaluation points are
 - ``k > 0``: the candidate-relative grid ``j = i_c + ((t + 1) * (m_c - 1)) // k`` for ``t = 0..k-1``,
   which is a lower bound of the exact distance, and equal to it when ``k >= m_c - 1``.
 
-The integer grid formula is the same on both backends, so the twin and the kernel evaluate the same points.
+The integer grid formula is the same in every kernel, so the twins evaluate the same points. The kernel of an
+array namespace is chosen in :mod:`sparsity.tails._ks_backends`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-__all__ = ["ks_scan", "ks_scan_cupy", "ks_scan_numpy", "ks_window_numpy"]
+__all__ = ["ks_scan_numpy", "ks_window_numpy"]
 
 # points per NumPy array: 2 MB temporaries stay in cache and in the allocator (measured 1.2-1.8x faster than 16 MB)
 _CHUNK_ELEMENTS = 1 << 18
@@ -38,8 +38,8 @@ def _g_abs(
     first: np.ndarray | None,
     j: np.ndarray,
     i: np.ndarray,
-    alpha: np.ndarray,
-    cn: np.ndarray,
+    alpha: np.ndarray | float,
+    cn: np.ndarray | float,
     m: np.ndarray,
 ) -> np.ndarray:
     """|G| at indices ``j``; ``first=None`` means no ties (``first[j] == j``), which skips a gather."""
@@ -65,9 +65,9 @@ def _exact_plain(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: flo
 def _exact_blocks_many(
     L: np.ndarray, first: np.ndarray, cand: np.ndarray, alpha: np.ndarray, cn: np.ndarray, m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact max |G| over the long tails (``m >= _SHORT_TAIL``) of many candidates, skipping blocks that cannot
-    hold it.
+    """Exact max |G| over the long tails (``m >= _SHORT_TAIL``) of many candidates, skipping hopeless blocks.
 
+    A block is hopeless when it cannot hold the maximum.
     Each tail is cut at ``nb + 1`` grid indices. On a block between grid indices ``a < b`` the fitted CDF ``F``
     and the empirical CDF ``e`` both increase, so every point has ``|G| <= max(F(b) - e(a), e(b) - F(a))``.
     Blocks whose bound is below their candidate's largest grid value (less a rounding margin) cannot contain
@@ -116,8 +116,7 @@ def _exact_blocks_many(
 
 
 def _row_max(g: np.ndarray, j: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row (candidate) of ``g = |G|`` at indices ``j``: the largest value and ``first[j]`` at its first
-    occurrence."""
+    """Per row (candidate) of ``g = |G|`` at indices ``j``: the largest value and ``first[j]`` where it first occurs."""
     a = np.argmax(g, axis=1)
     r = np.arange(g.shape[0])
     return g[r, a], first[j[r, a]]
@@ -250,93 +249,3 @@ def ks_window_numpy(
         g = _g_abs(L, first, p, i, alpha[s : s + rows, None], cn[s : s + rows, None], m.astype(np.float64))
         out[s : s + rows] = g.max(axis=1)
     return out
-
-
-_KERNEL_SRC = r"""
-extern "C" __global__
-void ks_scan(const double* L, const long long* first, const long long* cand, const double* alpha,
-             const double* cn, const long long n, const long long k, double* dmax, long long* jmax)
-{
-    extern __shared__ unsigned char smem[];
-    double* sval = (double*)smem;
-    long long* sidx = (long long*)(sval + blockDim.x);
-    const long long c = blockIdx.x;
-    const long long i = cand[c];
-    const long long m = n - i;
-    const double a = alpha[c];
-    const double cc = cn[c];
-    const double li = L[i];
-    const double fm = (double)m;
-    const long long npts = (k == 0) ? m : k;
-    double best = -1.0;
-    long long bj = i;
-    for (long long t = threadIdx.x; t < npts; t += blockDim.x) {
-        long long j = (k == 0) ? (i + t) : (i + ((t + 1) * (m - 1)) / k);
-        long long jj = first[j];
-        double g = fabs((1.0 - exp(-a * (L[jj] - li))) * cc - (double)(jj - i) / fm);
-        if (g > best || (g == best && jj < bj)) { best = g; bj = jj; }
-    }
-    sval[threadIdx.x] = best;
-    sidx[threadIdx.x] = bj;
-    __syncthreads();
-    for (unsigned int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            double o = sval[threadIdx.x + s];
-            long long oj = sidx[threadIdx.x + s];
-            if (o > sval[threadIdx.x] || (o == sval[threadIdx.x] && oj < sidx[threadIdx.x])) {
-                sval[threadIdx.x] = o;
-                sidx[threadIdx.x] = oj;
-            }
-        }
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) { dmax[c] = sval[0]; jmax[c] = sidx[0]; }
-}
-"""
-
-_KERNEL_CACHE: dict[str, Any] = {}
-
-
-def ks_scan_cupy(L: Any, first: Any, cand: Any, alpha: Any, cn: Any, k: int = 0) -> tuple[Any, Any]:
-    """CuPy raw-kernel version of :func:`ks_scan_numpy` (one thread block per candidate).
-
-    Inputs are CuPy arrays (float64 / int64), outputs are CuPy arrays. Tie-breaking of ``jmax`` (the smallest
-    index among equal maxima) and the grid are the same as in the twin; ``dmax`` agrees with it to rounding of
-    ``exp`` (a few ulp).
-    """
-    import cupy as cp
-
-    if "ks_scan" not in _KERNEL_CACHE:
-        _KERNEL_CACHE["ks_scan"] = cp.RawKernel(_KERNEL_SRC, "ks_scan")
-    kern = _KERNEL_CACHE["ks_scan"]
-    L = cp.ascontiguousarray(L, dtype=cp.float64)
-    first = cp.ascontiguousarray(first, dtype=cp.int64)
-    cand = cp.ascontiguousarray(cand, dtype=cp.int64)
-    alpha = cp.ascontiguousarray(alpha, dtype=cp.float64)
-    cn = cp.ascontiguousarray(cn, dtype=cp.float64)
-    nc = int(cand.shape[0])
-    dmax = cp.zeros(nc, dtype=cp.float64)
-    jmax = cp.zeros(nc, dtype=cp.int64)
-    if nc == 0:
-        return dmax, jmax
-    threads = 256
-    kern(
-        (nc,),
-        (threads,),
-        (L, first, cand, alpha, cn, np.int64(L.shape[0]), np.int64(k), dmax, jmax),
-        shared_mem=threads * 16,
-    )
-    return dmax, jmax
-
-
-def ks_scan(
-    L: Any, first: Any, cand: Any, alpha: Any, cn: Any, k: int = 0, *, backend: str = "numpy", blocks: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dispatch to the NumPy twin or the CuPy kernel; always returns host NumPy arrays."""
-    if backend == "cupy":
-        import cupy as cp
-
-        d, j = ks_scan_cupy(*(cp.asarray(a) for a in (L, first, cand, alpha, cn)), k=k)
-        return cp.asnumpy(d), cp.asnumpy(j)
-    arrays = (np.asarray(L), np.asarray(first), np.asarray(cand), np.asarray(alpha), np.asarray(cn))
-    return ks_scan_numpy(*arrays, k, blocks=blocks)
