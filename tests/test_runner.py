@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsity.harness.cases import TIMING_COLUMNS
+from sparsity.harness.cases import TIMING_COLUMNS, run_task
 from sparsity.harness.runner import run_suite
 from sparsity.harness.suite import SuiteError, load_suite
 
@@ -169,8 +169,6 @@ def test_torn_partial_line_is_ignored_and_resume_checks_seed(tmp_path):
     run_suite(suite, out, progress=False, report=False)
     want = pd.read_csv(out / "results.csv")
     # Simulate a crash that left one finished task and a torn line.
-    from sparsity.harness.cases import run_task
-
     recs = run_task(suite.tasks[0], suite.seed)
     lines = [json.dumps({**r, "task_id": suite.tasks[0].task_id}) for r in recs]
     lines.append(json.dumps({"kind": "task_done", "task_id": suite.tasks[0].task_id}))
@@ -188,10 +186,14 @@ def test_torn_partial_line_is_ignored_and_resume_checks_seed(tmp_path):
 
 def test_bad_arguments(tmp_path):
     suite = load_suite(_suite(tmp_path))
-    with pytest.raises(SuiteError, match="--workers must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match="workers must be an integer >= 1; got 0"):
         run_suite(suite, tmp_path / "x", workers=0)
-    with pytest.raises(SuiteError, match="--device"):
+    with pytest.raises(TypeError, match=r"workers must be an integer >= 1; got 2\.0"):
+        run_suite(suite, tmp_path / "x", workers=2.0)
+    with pytest.raises(ValueError, match=r"device must be one of \['cpu', 'gpu'\]; got 'tpu'"):
         run_suite(suite, tmp_path / "x", device="tpu")
+    with pytest.raises(ValueError, match="seed must be an integer >= 0; got -1"):
+        run_suite(suite, tmp_path / "x", seed=-1)
     proc = _cli("report", str(tmp_path / "empty"))
     assert proc.returncode == 2 and "results.csv does not exist" in proc.stderr
 
@@ -253,7 +255,7 @@ def test_gpu_device_matches_cpu(tmp_path):
     name = "m"
     source = "synthetic"
     generator = "levy_matrix"
-    params = { mu = 1.5 }
+    params = { alpha = 1.5 }
     shapes = [[400, 200]]
     basis = ["spectrum", "entries"]
     estimators = { spectrum = ["csn"], entries = ["hill"] }

@@ -67,14 +67,24 @@ def test_grid_expansion_and_seeds(tmp_path):
     ("body", "match"),
     [
         (GOOD_GROUP.replace('"pareto"', '"zipf"'), r"unknown generator 'zipf'; known generators are pareto"),
-        (GOOD_GROUP.replace("alpha = [0.8, 1.5]", "alpha = [0.8, -1.0]"), r"parameter 'alpha' must be .*got -1.0"),
+        (
+            GOOD_GROUP.replace("alpha = [0.8, 1.5]", "alpha = [0.8, -1.0]"),
+            r"parameter 'alpha' must be a finite real number > 0; got -1.0",
+        ),
         (GOOD_GROUP.replace("alpha = [0.8, 1.5]", "beta = 0.5"), r"generator 'pareto' needs parameter 'alpha'"),
         (GOOD_GROUP.replace("alpha =", "gamma = 1, alpha ="), r"generator 'pareto' has no parameter 'gamma'"),
         (GOOD_GROUP.replace("replicates = 2", "replicate = 2"), r"unknown key 'replicate'; allowed keys are"),
-        (GOOD_GROUP.replace('"hill"]', '"hil"]'), r"estimators must be among .*got 'hil'"),
-        (GOOD_GROUP.replace("sizes = [1000, 2000]", "sizes = [0]"), r"sizes must be a positive integer; got 0"),
+        (GOOD_GROUP.replace('"hill"]', '"hil"]'), r"estimators must be one of \['csn', .*\]; got 'hil'"),
+        (GOOD_GROUP.replace("sizes = [1000, 2000]", "sizes = [0]"), r"sizes must be an integer >= 1; got 0"),
         (GOOD_GROUP + 'basis = "spectrum"\n', r"takes sizes \(not shapes\) and basis 'entries' only"),
-        ("seed = -1\n" + GOOD_GROUP, r"seed must be a non-negative integer; got -1"),
+        ("seed = -1\n" + GOOD_GROUP, r"seed must be an integer >= 0; got -1"),
+        ("seed = 1.5\n" + GOOD_GROUP, r"seed must be an integer >= 0; got 1.5"),
+        (GOOD_GROUP.replace("sizes = [1000, 2000]", "sizes = [1000.0]"), r"sizes must be an integer >= 1; got 1000.0"),
+        (GOOD_GROUP + 'basis = "weights"\n', r"basis must be one of \['entries', 'spectrum'\]; got 'weights'"),
+        (
+            GOOD_GROUP.replace('"pareto"', '"stable"').replace("alpha = [0.8, 1.5]", "alpha = 1.5, beta = 1.5"),
+            r"parameter 'beta' must be a finite real number in \[-1, 1\]; got 1.5",
+        ),
         ("colour = 1\n" + GOOD_GROUP, r"unknown key 'colour'"),
         ("name = 1\n[[groups]]\nname = 'a'\nsource = 'web'\n", r"source must be one of synthetic, catalog, path"),
         ("[[groups]]\nname = 'a'\nsource = 'path'\npath = '/nonexistent/w.safetensors'\n", r"does not exist"),
@@ -115,7 +125,7 @@ def test_estimators_keyed_by_basis(tmp_path):
     name = "m"
     source = "synthetic"
     generator = "levy_matrix"
-    params = { mu = 1.5 }
+    params = { alpha = 1.5 }
     shapes = [[64, 32]]
     basis = ["spectrum", "entries"]
     estimators = { spectrum = ["csn"], entries = ["hill", "moments"] }

@@ -1,4 +1,9 @@
-"""``sparsity-bench run`` and ``sparsity-bench report``: builders registered in :data:`sparsity.cli.SUBCOMMANDS`."""
+"""``sparsity-bench run`` and ``sparsity-bench report``: builders registered in :data:`sparsity.cli.SUBCOMMANDS`.
+
+``run`` exits with 0 when every case ran (rows with expected data errors included), 1 when cases failed with
+unexpected errors (their rows are written; the tracebacks are in ``OUT/errors.log``), 2 for bad input and 130
+when interrupted (``--resume`` continues).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from sparsity.harness.report import write_report
-from sparsity.harness.runner import RunInterrupted, run_suite
-from sparsity.harness.suite import load_suite
+from sparsity.harness.runner import RunFailed, RunInterrupted, run_suite
+from sparsity.harness.suite import Suite, load_suite
 
 __all__ = ["build_report", "build_run"]
 
 DEFAULT_SUITE = "quick"
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _print_summary(df: Any, out: Path, suite: Suite) -> None:
+    n_err, n_skip = int((df["status"] == "error").sum()), int((df["status"] == "skipped").sum())
+    print(
+        f"{len(df)} rows ({n_err} errors, {n_skip} skipped) written to {out}/ "
+        "(results.csv, summary.md, tables/, figures/)"
+    )
+    for line in suite.skipped_groups:
+        print(f"skipped group {line}", file=sys.stderr)
 
+
+def _cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     out = Path(args.out) if args.out else Path("results") / suite.name
     try:
@@ -34,13 +48,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except RunInterrupted as exc:
         print(f"sparsity-bench run: {exc}", file=sys.stderr)
         return 130
-    n_err, n_skip = int((df["status"] == "error").sum()), int((df["status"] == "skipped").sum())
-    print(
-        f"{len(df)} rows ({n_err} errors, {n_skip} skipped) written to {out}/ "
-        "(results.csv, summary.md, tables/, figures/)"
-    )
-    for line in suite.skipped_groups:
-        print(f"skipped group {line}", file=sys.stderr)
+    except RunFailed as exc:
+        _print_summary(exc.results, out, suite)
+        print(f"sparsity-bench run: error: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(df, out, suite)
     return 0
 
 
@@ -50,7 +62,9 @@ def build_run(subparsers: Any) -> argparse.ArgumentParser:
         "run",
         help="run a benchmark suite",
         description="Run a suite (bench/suites/NAME.toml or a TOML file) and write results.csv, manifest.json, "
-        "summary.md, tables/*.tex and figures/*.png to --out (default results/<suite>/).",
+        "summary.md, tables/*.tex and figures/*.png to --out (default results/<suite>/). Exit status: 0 done "
+        "(data errors are rows), 1 cases failed with unexpected errors (tracebacks in OUT/errors.log), 2 bad "
+        "input, 130 interrupted.",
     )
     parser.add_argument("--suite", default=DEFAULT_SUITE, metavar="NAME|FILE", help=f"default: {DEFAULT_SUITE}")
     parser.add_argument("--out", default=None, metavar="DIR", help="output directory (default results/<suite>)")
@@ -66,7 +80,6 @@ def build_run(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-
     written = write_report(args.dir)
     print(f"rendered {len(written)} files in {args.dir}")
     return 0

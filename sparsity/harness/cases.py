@@ -20,13 +20,17 @@ predicted_decay_true          the same from ``true_alpha``
 measured_decay                fitted exponent s of sigma_k ~ k^-s (:func:`sparsity.decay_exponent`)
 decay_k_min, decay_k_max      its fit window; decay_r2: its r^2
 agrees                        measured_decay within the predicted exponents over alpha's CI, +-0.05
-compressible                  ``alpha_hat < 2`` (the l2 threshold)
+                              (missing when alpha_hat or measured_decay is NaN)
+compressible                  ``alpha_hat < 2`` (the l2 threshold); missing when the fit gave no alpha (NaN)
 effective_sparsity(_frac)     smallest k with relative l2 error <= 0.1 (and k / n)
 t_generate_s, t_fit_s,        seconds spent generating/loading, fitting the tail, computing the curve
 t_curve_s                     (the only columns that differ between otherwise identical runs)
 device, seed                  ``cpu|gpu``; the task's SeedSequence entropy
 status, error                 ``ok``, ``skipped`` (too few values) or ``error``, and the reason
 ============================  ==========================================================================
+
+Every failing step becomes an error row. One rule (:func:`is_expected_error`, in ``_failures``) tells a data
+error (the run succeeds) from a failure such as a bug (the row keeps its traceback; the run fails).
 """
 
 from __future__ import annotations
@@ -43,13 +47,24 @@ import numpy as np
 from sparsity import synthetic
 from sparsity._array_api import to_numpy
 from sparsity.curves import best_k_error, decay_exponent, predicted_decay_exponent
+from sparsity.harness._failures import EXPECTED_ERRORS, error_record, is_expected_error
 from sparsity.harness.suite import GENERATORS, Task, params_json
+from sparsity.layers._conv import ConvConvention
 from sparsity.layers._esd_fit import esd_fit_body
 from sparsity.linalg._api import singular_values
 from sparsity.tails._fit import fit_tail
 from sparsity.weights import load_weights
 
-__all__ = ["AGREEMENT_TOL", "COLUMNS", "CURVE_POINTS", "EFFECTIVE_EPS", "run_task"]
+__all__ = [
+    "AGREEMENT_TOL",
+    "COLUMNS",
+    "COMPRESSIBLE_BELOW",
+    "CURVE_POINTS",
+    "EFFECTIVE_EPS",
+    "EXPECTED_ERRORS",
+    "is_expected_error",
+    "run_task",
+]
 
 AGREEMENT_TOL = 0.05
 """Absolute slack added to the predicted-exponent interval before calling a measurement in agreement."""
@@ -59,6 +74,8 @@ CURVE_POINTS = 48
 """Log-spaced k at which each relative best-k curve is kept for the figures."""
 MIN_FIT_VALUES = 10
 """Fewest values (entries or singular values) a basis needs for a tail fit; smaller ones are skipped."""
+COMPRESSIBLE_BELOW = 2.0
+"""A basis is called compressible when its fitted survival tail index is below this (the l2 threshold)."""
 
 COLUMNS = [
     "case_id",
@@ -124,8 +141,10 @@ def _synthetic_array(task: Task, rng: np.random.Generator, xp: Any) -> Any:
 
 
 def _arrays(task: Task, rng: np.random.Generator, xp: Any) -> Iterator[tuple[str, Any, float]]:
-    """Yield ``(tensor name, array, seconds to produce it)`` for the task; an unreadable tensor of a weight
-    file is yielded with an error message (a ``str``) in place of the array."""
+    """Yield ``(tensor name, array, seconds to produce it)`` for the task.
+
+    An unreadable tensor of a weight file is yielded with an error message (a ``str``) in place of the array.
+    """
     if task.source == "synthetic":
         t0 = time.perf_counter()
         arr = _synthetic_array(task, rng, xp)
@@ -142,15 +161,20 @@ def _arrays(task: Task, rng: np.random.Generator, xp: Any) -> Iterator[tuple[str
             break
         t0 = time.perf_counter()
     for skipped in reader.skipped:
-        yield skipped.name, f"unreadable tensor ({skipped.dtype}): {skipped.problem}", 0.0
+        yield skipped.name, f"unreadable tensor ({skipped.dtype}): {skipped.reason}", 0.0
+
+
+SUITE_CONV = ConvConvention("flatten")
+"""The suite's conv-kernel convention: a kernel ``(out, in, *kernel)`` is the one ``(out, in * prod(kernel))``
+matrix (im2col; also how :class:`sparsity.weights.TensorFilter` measures its sides). :func:`sparsity.analyze_matrix`
+defaults to ``"slices"`` (WeightWatcher's); its ``alpha_ww`` agrees with the suite's (to the rounding of the two
+eigenvalue routes) for a conv kernel only with ``conv=SUITE_CONV`` (or ``conv="flatten"``)."""
 
 
 def _as_matrix(arr: Any, xp: Any) -> Any:
-    """A weight tensor as a matrix: 2-D as stored; conv kernels (out, in, *kernel) as (out, in * prod(kernel)),
-    the convention of :class:`sparsity.weights.TensorFilter`."""
-    if arr.ndim > 2:
-        arr = arr.reshape(arr.shape[0], -1)
-    return arr if xp is None else xp.asarray(arr)
+    """A weight tensor as the matrix the suite analyses: 2-D as stored, conv kernels by :data:`SUITE_CONV`."""
+    mat, _ = SUITE_CONV.matrices(arr, xp=np)
+    return mat if xp is None else xp.asarray(mat)
 
 
 def _nan_if_none(v: Any) -> float:
@@ -174,7 +198,6 @@ def _curve_points(rel: np.ndarray) -> dict[str, list[float]]:
 
 def _measure_basis(values: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
     """Decay fit, effective sparsity and the kept curve for one basis (independent of the estimator)."""
-
     t0 = time.perf_counter()
     rel = to_numpy(best_k_error(values, relative=True))
     n = rel.shape[0] - 1
@@ -201,18 +224,18 @@ def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng:
     """
     if basis == "spectrum" and estimator == "csn" and not options:
         lam = to_numpy(values).astype(np.float64) ** 2
-        fit = esd_fit_body(lam, big)
-        ci = fit.tail.alpha_ci
+        esd = esd_fit_body(lam, big)
+        ci = esd.tail.alpha_ci
         return {
-            "alpha": fit.sv_tail_index,
+            "alpha": esd.sv_tail_index,
             "lo": 2.0 * ci[0],
             "hi": 2.0 * ci[1],
-            "xmin": math.sqrt(fit.xmin),
-            "n_tail": fit.num_pl_spikes,
-            "ks": fit.D,
+            "xmin": math.sqrt(esd.xmin),
+            "n_tail": esd.num_pl_spikes,
+            "ks": esd.D,
         }
 
-    fit = fit_tail(values, method=estimator, **{"rng": rng, **options})
+    fit = fit_tail(values, method=estimator, **{"rng": rng, **options})  # type: ignore[arg-type]  # checked
     lo, hi = (float(v) for v in fit.alpha_ci) if fit.alpha_ci is not None else (math.nan, math.nan)
     return {
         "alpha": float(fit.alpha),
@@ -242,7 +265,8 @@ def _fit_row(
         "n_tail": tail["n_tail"],
         "ks_distance": tail["ks"],
         "predicted_decay": pred,
-        "compressible": bool(alpha < 2.0),
+        # Three-valued: a fit that gave no alpha (NaN) says nothing about compressibility.
+        "compressible": None if math.isnan(alpha) else bool(alpha < COMPRESSIBLE_BELOW),
         "t_fit_s": t_fit,
     }
     s = measured["measured_decay"]
@@ -281,21 +305,15 @@ def _base_row(
     }
 
 
-def _error(row: dict[str, Any], exc: BaseException | str) -> dict[str, Any]:
-    msg = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-    return {"kind": "row", **row, "status": "error", "error": msg}
-
-
 def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, device: str, seed: list[int]) -> list:
     """The curve record and one row per estimator for one array in one basis."""
-
     shape = tuple(int(d) for d in arr.shape)
     estimators = task.estimators[basis]
     try:
         values = _basis_values(arr, basis)
         measured, curve, t_curve = _measure_basis(values)
-    except (ValueError, TypeError, np.linalg.LinAlgError) as exc:
-        return [_error(_base_row(task, tensor, shape, basis, est, device, seed), exc) for est in estimators]
+    except Exception as exc:  # every estimator row of this basis records it (see is_expected_error)
+        return [error_record(_base_row(task, tensor, shape, basis, est, device, seed), exc) for est in estimators]
     first = _base_row(task, tensor, shape, basis, estimators[0], device, seed)
     curve_rec = {
         "kind": "curve",
@@ -331,17 +349,21 @@ def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, 
         try:
             options = task.estimator_options.get(est, {})
             row.update(_fit_row(values, basis, est, options, measured, fit_rng, max(shape)))
-        except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError) as exc:
-            records.append(_error(row, exc))
+        except Exception as exc:  # the row records it; the other estimators still run (see is_expected_error)
+            records.append(error_record(row, exc))
             continue
         records.append({"kind": "row", **row})
     return records
 
 
 def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, Any]]:
-    """Run one task; returns result records (``kind`` = ``row`` or ``curve``). Never raises for bad data:
-    a failure becomes a row with ``status = "error"`` and the message, and the other rows still run; an array
-    with fewer than :data:`MIN_FIT_VALUES` values in a basis gives ``status = "skipped"`` with the reason."""
+    """Run one task; returns result records (``kind`` = ``row`` or ``curve``).
+
+    Never raises an ``Exception``: a failing step becomes a row with ``status = "error"`` and the message, and
+    the other rows still run; an unexpected exception (a bug, see :func:`is_expected_error`) also leaves its
+    traceback in the record's ``traceback``. An array with fewer than :data:`MIN_FIT_VALUES` values in a basis
+    gives ``status = "skipped"`` with the reason.
+    """
     seed = task.seed(root_seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     records: list[dict[str, Any]] = []
@@ -351,11 +373,11 @@ def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, 
         for tensor, arr, t_gen in _arrays(task, rng, xp):
             if isinstance(arr, str):  # a tensor the loader could not read: recorded, the others go on
                 row = _base_row(task, tensor, (), first_basis, task.estimators[first_basis][0], device, seed)
-                records.append(_error(row, arr))
+                records.append(error_record(row, arr))
                 continue
             for basis in task.basis:
                 records.extend(_basis_records(task, tensor, arr, basis, t_gen, device, seed))
-    except Exception as exc:  # a task that cannot even produce its data becomes one error row
+    except Exception as exc:  # a task that cannot even produce its data becomes one error row (and maybe a traceback)
         row = _base_row(task, "", task.shape or (), first_basis, task.estimators[first_basis][0], device, seed)
-        records.append(_error(row, exc))
+        records.append(error_record(row, exc))
     return records

@@ -2,6 +2,9 @@
 
 Everything is rendered from the files the runner wrote (``results.csv``, ``curves.csv``, ``spectra.csv``,
 ``manifest.json``), so ``sparsity-bench report DIR`` can re-render a finished run at any time.
+
+Figures are :class:`matplotlib.figure.Figure` objects drawn inside :func:`matplotlib.rc_context` with the
+defaults of :func:`_figure_rc`: no pyplot state, and the caller's backend and rcParams are left as they were.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import numpy as np
 
 from sparsity.harness._io import atomic_write_text, format_cell, markdown_table
 
-__all__ = ["latex_table", "markdown_table", "summary_tables", "write_report"]
+__all__ = ["failed_fits", "latex_table", "markdown_table", "summary_tables", "write_report"]
 
 _THRESHOLD = 2.0
+_DPI = 110
 
 
 _LATEX_SPECIAL = {
@@ -57,14 +61,19 @@ def latex_table(df: Any, caption: str, label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _agree_rate(s: Any) -> float:
+def _share(s: Any) -> float:
+    """Share of True among the rows that have a value (missing values, such as failed fits, do not count)."""
     vals = s.dropna()
     return float(vals.astype(bool).mean()) if len(vals) else math.nan
 
 
 def summary_tables(df: Any) -> dict[str, Any]:
-    """The summary tables of a results DataFrame: ``synthetic`` (one row per family, true alpha, size, basis,
-    estimator; means over replicates), ``real`` (one row per model, basis, estimator) and ``errors``."""
+    """The summary tables of a results DataFrame.
+
+    ``synthetic``: one row per family, true alpha, size, basis and estimator (means over replicates); ``real``:
+    one row per model, basis and estimator; ``errors``: the rows whose status is not ``ok``. The ``agree`` and
+    ``compressible`` shares count only the rows that have a value (a failed tail fit has neither).
+    """
     import pandas as pd
 
     ok = df[df["status"] == "ok"]
@@ -77,8 +86,8 @@ def summary_tables(df: Any) -> dict[str, Any]:
             alpha_hat=("alpha_hat", "mean"),
             predicted=("predicted_decay_true", "first"),
             measured=("measured_decay", "mean"),
-            agree=("agrees", _agree_rate),
-            compressible=("compressible", "mean"),
+            agree=("agrees", _share),
+            compressible=("compressible", _share),
             eff_frac=("effective_sparsity_frac", "mean"),
         ).reset_index()
     real = ok[ok["source"] != "synthetic"]
@@ -88,9 +97,9 @@ def summary_tables(df: Any) -> dict[str, Any]:
             tensors=("case_id", "size"),
             median_alpha=("alpha_hat", "median"),
             median_alpha_ww=("alpha_ww", "median"),
-            compressible=("compressible", "mean"),
+            compressible=("compressible", _share),
             median_measured=("measured_decay", "median"),
-            agree=("agrees", _agree_rate),
+            agree=("agrees", _share),
             eff_frac=("effective_sparsity_frac", "median"),
         ).reset_index()
     err = df[df["status"] != "ok"]
@@ -99,38 +108,70 @@ def summary_tables(df: Any) -> dict[str, Any]:
     return tables
 
 
-def _figure_curves(curves: Any, figdir: Path, written: list[Path]) -> None:
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+def failed_fits(df: Any) -> int:
+    """Number of rows with status ``ok`` whose tail fit gave no alpha (they carry no ``compressible`` value)."""
+    return int(((df["status"] == "ok") & df["alpha_hat"].isna()).sum())
 
-    def label(a: float) -> str:
-        return "unknown" if np.isnan(a) else "light" if np.isinf(a) else format_cell(a)
+
+# ----------------------------------------------------------------------------------------------- figures
+def _figure_rc() -> dict[Any, Any]:
+    """The per-figure defaults, applied inside :func:`matplotlib.rc_context` only."""
+    return {"pdf.fonttype": 42, "ps.fonttype": 42, "savefig.dpi": _DPI, "savefig.bbox": "tight"}
+
+
+def _save(fig: Any, path: Path, written: list[Path]) -> None:
+    fig.savefig(path)
+    written.append(path)
+
+
+def _tail_label(a: float) -> str:
+    return "unknown" if np.isnan(a) else "light" if np.isinf(a) else format_cell(a)
+
+
+def _figure_curves(curves: Any, figdir: Path, written: list[Path]) -> None:
+    """One figure per basis: a panel per family, a line per case, coloured by the true tail index."""
+    import seaborn as sns
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     for basis, part in curves.groupby("basis"):
-        part = part.copy()
-        part["tail index"] = part["true_alpha"].map(label)
+        part = part.assign(**{"tail index": part["true_alpha"].map(_tail_label)})
         known = sorted(a for a in part["true_alpha"].unique() if np.isfinite(a))
-        order = [label(a) for a in known] + [t for t in ("light", "unknown") if t in set(part["tail index"])]
-        g = sns.relplot(data=part, x="k", y="rel_error", hue="tail index", hue_order=order, units="case_id",
-                        estimator=None, col="family", col_wrap=min(4, part["family"].nunique()), kind="line",
-                        height=2.6, facet_kws={"sharey": False}, linewidth=0.8, palette="viridis")  # fmt: skip
-        g.set(xscale="log", yscale="log")
-        g.set_axis_labels("k", "relative best-k error")
-        g.figure.suptitle(f"Best-k error curves ({basis})", y=1.02)
-        path = figdir / f"curves_{basis}.png"
-        g.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(g.figure)
-        written.append(path)
+        order = [_tail_label(a) for a in known] + [t for t in ("light", "unknown") if t in set(part["tail index"])]
+        palette = dict(zip(order, sns.color_palette("viridis", len(order)), strict=True))
+        families = list(dict.fromkeys(part["family"]))
+        ncols = min(4, len(families))
+        nrows = -(-len(families) // ncols)
+        fig = Figure(figsize=(2.6 * ncols, 2.6 * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+        for i, (ax, family) in enumerate(zip(axes, families, strict=False)):
+            sns.lineplot(data=part[part["family"] == family], x="k", y="rel_error", hue="tail index",
+                         hue_order=order, palette=palette, units="case_id", estimator=None, linewidth=0.8,
+                         legend=False, ax=ax)  # fmt: skip
+            ax.set(xscale="log", yscale="log")
+            ax.set_title(f"family = {family}", fontsize="medium")
+            bottom = i >= len(families) - ncols  # the lowest panel of its column
+            ax.xaxis.set_tick_params(labelbottom=bottom)
+            ax.set_xlabel("k" if bottom else "", visible=bottom)
+            ax.set_ylabel("relative best-k error" if i % ncols == 0 else "")
+            sns.despine(ax=ax)
+        for ax in axes[len(families) :]:
+            ax.remove()
+        handles = [Line2D([], [], color=palette[t], linewidth=0.8) for t in order]
+        fig.legend(handles, order, title="tail index", loc="outside right center")
+        fig.suptitle(f"Best-k error curves ({basis})")
+        _save(fig, figdir / f"curves_{basis}.png", written)
 
 
 def _figure_decay(df: Any, figdir: Path, written: list[Path]) -> None:
-    import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.figure import Figure
 
     ok = df[(df["status"] == "ok") & np.isfinite(df["alpha_hat"]) & np.isfinite(df["measured_decay"])]
     if not len(ok):
         return
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     sns.scatterplot(data=ok, x="alpha_hat", y="measured_decay", hue="family", style="basis", ax=ax, s=28)
     hi = max(4.0, float(np.nanpercentile(ok["alpha_hat"], 98)) * 1.05)
     a = np.linspace(0.2, hi, 400)
@@ -141,14 +182,11 @@ def _figure_decay(df: Any, figdir: Path, written: list[Path]) -> None:
     ax.set_xlabel("fitted tail index alpha (survival)")
     ax.set_ylabel("measured decay exponent s")
     ax.legend(fontsize=7, loc="upper right")
-    path = figdir / "decay_vs_alpha.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    written.append(path)
+    _save(fig, figdir / "decay_vs_alpha.png", written)
 
 
 def _figure_layers(df: Any, figdir: Path, written: list[Path]) -> None:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     real = df[(df["source"] != "synthetic") & (df["status"] == "ok")]
     if not len(real):
@@ -160,7 +198,8 @@ def _figure_layers(df: Any, figdir: Path, written: list[Path]) -> None:
         ent = ent_rows.set_index("tensor")["alpha_hat"]
         est = ", ".join(f"{b}: {g['estimator'].iloc[0]}" for b, g in by_basis.items())
         tensors = list(dict.fromkeys(list(spec.index) + list(ent.index)))
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.18 * len(tensors)), 4.0))
+        fig = Figure(figsize=(max(6.0, 0.18 * len(tensors)), 4.0))
+        ax = fig.subplots()
         x = np.arange(len(tensors))
         ax.plot(x, [spec.get(t, np.nan) for t in tensors], "o-", ms=3, label="alpha_ww (ESD of W^T W)")
         ax.plot(x, [ent.get(t, np.nan) for t in tensors], "s-", ms=3, label="tail index of |entries|")
@@ -169,10 +208,7 @@ def _figure_layers(df: Any, figdir: Path, written: list[Path]) -> None:
         ax.set_ylabel("exponent")
         ax.set_title(f"{family}: per-layer alpha_ww and entry tail index ({est})")
         ax.legend(fontsize=7)
-        path = figdir / f"layers_{_slug(str(family))}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
+        _save(fig, figdir / f"layers_{_slug(str(family))}.png", written)
 
 
 def _slug(s: str) -> str:
@@ -180,7 +216,7 @@ def _slug(s: str) -> str:
 
 
 def _figure_esd(df: Any, spectra: Any, figdir: Path, written: list[Path]) -> None:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rows = df[(df["basis"] == "spectrum") & (df["status"] == "ok") & (df["estimator"] == "csn")]
     if not len(rows) or not len(spectra):
@@ -193,7 +229,8 @@ def _figure_esd(df: Any, spectra: Any, figdir: Path, written: list[Path]) -> Non
     lam = np.sort(s[s > 0] ** 2)
     if lam.size < 10:
         return
-    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    fig = Figure(figsize=(6.0, 4.2))
+    ax = fig.subplots()
     bins = np.geomspace(lam[0], lam[-1], 60)
     dens, edges = np.histogram(lam, bins=bins, density=True)
     centers = np.sqrt(edges[:-1] * edges[1:])
@@ -217,70 +254,116 @@ def _figure_esd(df: Any, spectra: Any, figdir: Path, written: list[Path]) -> Non
     ax.set_ylabel("density")
     ax.set_title(f"ESD: {case}", fontsize=8)
     ax.legend(fontsize=7)
-    path = figdir / "esd.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    written.append(path)
+    _save(fig, figdir / "esd.png", written)
+
+
+def _write_figures(out: Path, df: Any) -> list[Path]:
+    """Render every figure into ``out/figures`` (inside an rc_context: the caller's settings stay untouched)."""
+    import matplotlib
+    import pandas as pd
+
+    written: list[Path] = []
+    figdir = out / "figures"
+    figdir.mkdir(exist_ok=True)
+    with matplotlib.rc_context(_figure_rc()):
+        if (out / "curves.csv").exists():
+            curves = pd.read_csv(out / "curves.csv")
+            if len(curves):
+                _figure_curves(curves, figdir, written)
+        _figure_decay(df, figdir, written)
+        _figure_layers(df, figdir, written)
+        spectra = pd.read_csv(out / "spectra.csv") if (out / "spectra.csv").exists() else pd.DataFrame()
+        _figure_esd(df, spectra, figdir, written)
+    return written
+
+
+# ------------------------------------------------------------------------------------------------ report
+_CAPTIONS = {
+    "synthetic": "Synthetic data: fitted tail index and best-k decay against theory",
+    "real": "Real weights: per-model medians over tensors",
+}
+
+
+def _read_results(path: Path) -> Any:
+    """``results.csv`` with ``agrees``/``compressible`` as True, False or missing (missing too without alpha)."""
+    import pandas as pd
+
+    df = pd.read_csv(path, keep_default_na=True)
+    for col in ("agrees", "compressible"):
+        df[col] = df[col].map({True: True, False: False, "True": True, "False": False})
+    # Runs written before compressible became three-valued stored False for a failed fit.
+    df["compressible"] = df["compressible"].where(df["alpha_hat"].notna())
+    return df
+
+
+def _summary_head(df: Any, manifest: dict[str, Any], out: Path) -> list[str]:
+    counts = ", ".join(f"{int((df['status'] == k).sum())} {k}" for k in ("ok", "skipped", "error"))
+    md = [
+        f"# Suite `{manifest.get('suite', out.name)}`\n",
+        f"{len(df)} result rows: {counts}. Seed {manifest.get('seed', '?')}, commit "
+        f"`{manifest.get('git_commit', '')[:10]}`, {manifest.get('elapsed_s', '?')} s.\n",
+        f"Failed tail fits (status ok, no alpha; counted in neither the compressible nor the agree share): "
+        f"{failed_fits(df)}.\n",
+    ]
+    if manifest.get("failed_cases"):
+        md.append(
+            f"**{manifest['failed_cases']} case(s) failed with unexpected errors**; their tracebacks are in "
+            f"[{manifest.get('errors_log') or 'errors.log'}]({manifest.get('errors_log') or 'errors.log'}).\n"
+        )
+    md.append(
+        "Columns: alpha = survival tail index; predicted = max(0, 1/alpha - 1/2) from the true alpha; measured = "
+        "fitted decay exponent of the best-k l2 error; agree = share of cases whose measurement lies in the "
+        "band predicted from alpha's confidence interval (+-0.05); compressible = share with fitted alpha < 2 "
+        "among the cases with a fitted alpha; eff_frac = effective sparsity (relative error 0.1) over n.\n"
+    )
+    return md
 
 
 def write_report(out_dir: str | Path) -> list[Path]:
     """Render ``summary.md``, ``tables/*.tex`` and ``figures/*.png`` from the run files in ``out_dir``.
 
-    Returns the paths written. Raises ``FileNotFoundError`` naming ``results.csv`` when it is missing.
+    Figures are drawn without pyplot, inside :func:`matplotlib.rc_context`: the caller's backend, open figures
+    and rcParams are left as they were.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        A run folder holding ``results.csv`` (and, when present, ``manifest.json``, ``curves.csv``,
+        ``spectra.csv``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming ``results.csv`` when it is missing.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import pandas as pd
-
     out = Path(out_dir)
     results = out / "results.csv"
     if not results.is_file():
         raise FileNotFoundError(f"{results} does not exist: nothing to report (run `sparsity-bench run` first)")
-    df = pd.read_csv(results, keep_default_na=True)
-    for col in ("agrees", "compressible"):
-        df[col] = df[col].map({True: True, False: False, "True": True, "False": False})
+    df = _read_results(results)
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
     tables = summary_tables(df)
     written: list[Path] = []
     (out / "tables").mkdir(exist_ok=True)
-    captions = {
-        "synthetic": "Synthetic data: fitted tail index and best-k decay against theory",
-        "real": "Real weights: per-model medians over tensors",
-    }
-    md = [
-        f"# Suite `{manifest.get('suite', out.name)}`\n",
-        f"{len(df)} result rows: "
-        + ", ".join(f"{int((df['status'] == k).sum())} {k}" for k in ("ok", "skipped", "error"))
-        + ". "
-        f"Seed {manifest.get('seed', '?')}, commit `{manifest.get('git_commit', '')[:10]}`, "
-        f"{manifest.get('elapsed_s', '?')} s.\n",
-        "Columns: alpha = survival tail index; predicted = max(0, 1/alpha - 1/2) from the true alpha; measured = "
-        "fitted decay exponent of the best-k l2 error; agree = share of cases whose measurement lies in the "
-        "band predicted from alpha's confidence interval (+-0.05); compressible = share with fitted alpha < 2; "
-        "eff_frac = effective sparsity (relative error 0.1) over n.\n",
-    ]
+    md = _summary_head(df, manifest, out)
     for key in ("synthetic", "real"):
         if key in tables:
-            md += [f"## {captions[key]}\n", markdown_table(tables[key])]
+            md += [f"## {_CAPTIONS[key]}\n", markdown_table(tables[key])]
             path = out / "tables" / f"{key}.tex"
-            atomic_write_text(path, latex_table(tables[key], captions[key], f"tab:{key}"))
+            atomic_write_text(path, latex_table(tables[key], _CAPTIONS[key], f"tab:{key}"))
             written.append(path)
     if len(tables["errors"]):
         md += ["## Errors and skipped cases\n", markdown_table(tables["errors"])]
     if manifest.get("skipped_groups"):
         md += ["## Skipped groups\n"] + [f"- {s}\n" for s in manifest["skipped_groups"]]
-    figdir = out / "figures"
-    figdir.mkdir(exist_ok=True)
-    if (out / "curves.csv").exists():
-        curves = pd.read_csv(out / "curves.csv")
-        if len(curves):
-            _figure_curves(curves, figdir, written)
-    _figure_decay(df, figdir, written)
-    _figure_layers(df, figdir, written)
-    spectra = pd.read_csv(out / "spectra.csv") if (out / "spectra.csv").exists() else pd.DataFrame()
-    _figure_esd(df, spectra, figdir, written)
-    md += ["## Figures\n"] + [f"![{p.stem}](figures/{p.name})\n" for p in written if p.suffix == ".png"]
+    figures = _write_figures(out, df)
+    written += figures
+    md += ["## Figures\n"] + [f"![{p.stem}](figures/{p.name})\n" for p in figures]
     atomic_write_text(out / "summary.md", "\n".join(md))
     written.append(out / "summary.md")
     return written

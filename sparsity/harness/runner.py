@@ -1,4 +1,4 @@
-"""Run a suite: a process pool over its tasks, every finished task persisted at once, resumable.
+"""Run a suite in three steps: resume (what is already done), execute (a process pool) and write (the outputs).
 
 Files in the output directory:
 
@@ -7,9 +7,15 @@ Files in the output directory:
   it already holds, so the combined result equals that of an uninterrupted run. A torn last line is ignored.
 - ``run.json``: the suite hash and seed of the partial run (a resume with another suite or seed is refused).
 - ``results.csv``, ``curves.csv`` (relative best-k curves at log-spaced k), ``spectra.csv`` (singular values
-  of the spectrum cases), ``manifest.json``: written atomically (temporary file + rename) when all
-  tasks have finished, in the suite's task order whatever the number of workers; then ``partial.jsonl``
-  and ``run.json`` are removed and :func:`sparsity.harness.report.write_report` renders summary, tables and figures.
+  of the spectrum cases), ``errors.log`` (only when cases failed unexpectedly: their tracebacks) and
+  ``manifest.json``: written atomically (temporary file + rename) by :func:`_write_outputs`, the one place that
+  writes them, when all tasks have finished, in the suite's task order whatever the number of workers; then
+  ``partial.jsonl`` and ``run.json`` are removed and :func:`sparsity.harness.report.write_report` renders
+  summary, tables and figures.
+
+A case that fails with an expected data error (see :func:`sparsity.harness.cases.is_expected_error`) is a row
+with ``status = "error"`` and the run succeeds. A case that fails with any other exception is such a row too, but
+its traceback goes to ``errors.log`` and :func:`run_suite` raises :class:`RunFailed` after writing everything.
 """
 
 from __future__ import annotations
@@ -22,28 +28,60 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sparsity._checks import check_choice, check_int
 from sparsity._version import __version__
 from sparsity.harness._io import atomic_write_text
 from sparsity.harness.cases import COLUMNS, run_task
 from sparsity.harness.report import write_report
 from sparsity.harness.suite import Suite, SuiteError, Task
 
-__all__ = ["RunInterrupted", "run_suite"]
+__all__ = ["CURVE_COLUMNS", "ERRORS_LOG", "RunFailed", "RunInterrupted", "run_suite"]
 
 PARTIAL = "partial.jsonl"
 RUN_INFO = "run.json"
+ERRORS_LOG = "errors.log"
+"""File of the run folder that holds the tracebacks of the cases that failed unexpectedly."""
+CURVE_COLUMNS = ["case_id", "group", "family", "basis", "true_alpha", "k", "rel_error"]
+"""Columns of ``curves.csv``: one line per kept point of each relative best-k curve."""
+_FLOAT_FORMAT = "%.10g"
+
+Records = list[dict[str, Any]]
 
 
 class RunInterrupted(RuntimeError):
     """Raised after Ctrl-C: finished tasks are saved and ``--resume`` continues the run."""
 
 
-def _read_partial(path: Path) -> list[dict[str, Any]]:
-    records = []
+class RunFailed(RuntimeError):
+    """Raised after a run whose outputs are all written, when some cases failed with unexpected errors.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The results table (as written to ``results.csv``); the failed cases are rows with ``status = "error"``.
+    failed : list of str
+        Case ids of the rows that failed unexpectedly.
+    log : pathlib.Path
+        The ``errors.log`` that holds their tracebacks.
+    """
+
+    def __init__(self, results: Any, failed: list[str], log: Path) -> None:
+        self.results, self.failed, self.log = results, failed, log
+        super().__init__(
+            f"{len(failed)} case(s) failed with unexpected errors (their rows are in results.csv with status "
+            f"'error'); tracebacks in {log}"
+        )
+
+
+# ------------------------------------------------------------------------------------------------ resume
+def _read_partial(path: Path) -> Records:
+    records: Records = []
     if not path.exists():
         return records
     with path.open("r", encoding="utf-8") as fh:
@@ -57,65 +95,39 @@ def _read_partial(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _append(fh: Any, records: Iterable[dict[str, Any]]) -> None:
-    fh.write("".join(json.dumps(r, allow_nan=True) + "\n" for r in records))
-    fh.flush()
-    os.fsync(fh.fileno())
+def _jsonl(records: Iterable[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, allow_nan=True) + "\n" for r in records)
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+def _resume(out: Path, info: dict[str, Any], *, resume: bool, fresh: bool) -> Records:
+    """The resume step: refuse, discard or continue an unfinished run in ``out``.
+
+    Returns the records of the tasks that finished before (none for a new run) and leaves ``partial.jsonl``
+    holding exactly them, with ``run.json`` describing this run.
+    """
+    partial, run_info = out / PARTIAL, out / RUN_INFO
+    if partial.exists() and not (resume or fresh):
+        raise SuiteError(
+            f"{out} holds an unfinished run ({PARTIAL}); continue it with --resume or discard it with --fresh"
         )
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    if partial.exists() and resume:
+        old = json.loads(run_info.read_text()) if run_info.exists() else {}
+        if old and old != info:
+            raise SuiteError(f"cannot resume in {out}: the unfinished run used {old}, this one {info}")
+    else:
+        partial.unlink(missing_ok=True)
+    atomic_write_text(run_info, json.dumps(info))
+    records = _read_partial(partial)
+    done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
+    records = [r for r in records if r.get("task_id") in done]
+    # Rewrite the kept records so a torn tail from the interrupted run is dropped before appending.
+    atomic_write_text(partial, _jsonl(records))
+    return records
 
 
-def _manifest(suite: Suite, seed: int, workers: int, device: str, n_tasks: int, elapsed: float) -> dict[str, Any]:
-    import numpy
-    import pandas
-    import scipy
-
-    threads: Any
-    try:
-        from threadpoolctl import threadpool_info
-
-        threads = [{k: d.get(k) for k in ("internal_api", "num_threads", "version")} for d in threadpool_info()]
-    except ImportError:
-        threads = None
-    return {
-        "suite": suite.name,
-        "suite_file": str(suite.path),
-        "suite_sha256": suite.sha256,
-        "seed": seed,
-        "workers": workers,
-        "device": device,
-        "tasks": n_tasks,
-        "skipped_groups": suite.skipped_groups,
-        "elapsed_s": round(elapsed, 3),
-        "versions": {
-            "sparsity": __version__,
-            "python": platform.python_version(),
-            "numpy": numpy.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pandas.__version__,
-        },
-        "git_commit": _git_commit(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
-        "threads": threads,
-    }
-
-
+# ----------------------------------------------------------------------------------------------- execute
 def _check_device(device: str) -> None:
-    if device not in ("cpu", "gpu"):
-        raise SuiteError(f"--device must be 'cpu' or 'gpu'; got {device!r}")
+    check_choice(device, "device", ("cpu", "gpu"))
     if device == "gpu":
         try:
             import cupy
@@ -124,11 +136,14 @@ def _check_device(device: str) -> None:
                 raise SuiteError("--device gpu needs a CUDA device; CuPy sees none")
         except ImportError:
             raise SuiteError("--device gpu needs CuPy (pip install 'sparsity-bench[gpu]')") from None
-        except cupy.cuda.runtime.CUDARuntimeError as exc:  # type: ignore[union-attr]
+        except cupy.cuda.runtime.CUDARuntimeError as exc:
             raise SuiteError(f"--device gpu needs a CUDA device; CuPy says: {exc}") from None
 
 
-def _run_pool(tasks: list[Task], seed: int, device: str, workers: int, sink: Any, bar: Any) -> None:
+Sink = Callable[[Task, Records], None]
+
+
+def _run_pool(tasks: list[Task], seed: int, device: str, workers: int, sink: Sink, bar: Any) -> None:
     if workers == 1:
         for task in tasks:
             sink(task, run_task(task, seed, device))
@@ -146,6 +161,159 @@ def _run_pool(tasks: list[Task], seed: int, device: str, workers: int, sink: Any
             raise
 
 
+def _execute(
+    suite: Suite, records: Records, out: Path, *, seed: int, device: str, workers: int, progress: bool
+) -> None:
+    """The execute step: run the tasks not in ``records``.
+
+    Each finished task is appended (fsynced) to ``partial.jsonl`` and to ``records``, tagged with its ``task_id``
+    and closed by a ``task_done`` record.
+    """
+    from tqdm import tqdm
+
+    done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
+    todo = [t for t in suite.tasks if t.task_id not in done]
+    partial = out / PARTIAL
+    bar = tqdm(total=len(suite.tasks), initial=len(suite.tasks) - len(todo), unit="case", desc=suite.name,
+               disable=not progress, file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+    with partial.open("a", encoding="utf-8") as fh, bar:
+
+        def sink(task: Task, recs: Records) -> None:
+            tagged = [{**r, "task_id": task.task_id} for r in recs]
+            tagged.append({"kind": "task_done", "task_id": task.task_id})
+            fh.write(_jsonl(tagged))
+            fh.flush()
+            os.fsync(fh.fileno())
+            records.extend(tagged)
+
+        try:
+            _run_pool(todo, seed, device, workers, sink, bar)
+        except KeyboardInterrupt:
+            n_done = sum(1 for r in records if r.get("kind") == "task_done")
+            raise RunInterrupted(
+                f"interrupted: {n_done} finished tasks are saved in {partial}; rerun with --resume to continue"
+            ) from None
+
+
+# ------------------------------------------------------------------------------------------------- write
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _manifest(suite: Suite, seed: int, workers: int, device: str, elapsed: float) -> dict[str, Any]:
+    import pandas
+    import scipy
+
+    threads: Any
+    try:
+        from threadpoolctl import threadpool_info
+
+        threads = [{k: d.get(k) for k in ("internal_api", "num_threads", "version")} for d in threadpool_info()]
+    except ImportError:
+        threads = None
+    return {
+        "suite": suite.name,
+        "suite_file": str(suite.path),
+        "suite_sha256": suite.sha256,
+        "seed": seed,
+        "workers": workers,
+        "device": device,
+        "tasks": len(suite.tasks),
+        "skipped_groups": suite.skipped_groups,
+        "elapsed_s": round(elapsed, 3),
+        "versions": {
+            "sparsity": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "pandas": pandas.__version__,
+        },
+        "git_commit": _git_commit(),
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        "threads": threads,
+    }
+
+
+def _in_task_order(records: Records, kind: str, suite: Suite) -> Records:
+    order = {t.task_id: i for i, t in enumerate(suite.tasks)}
+    chosen = [r for r in records if r.get("kind") == kind]
+    chosen.sort(key=lambda r: (order.get(r["task_id"], len(order)), r["case_id"]))
+    return chosen
+
+
+def _frames(rows: Records, curves: Records) -> tuple[Any, Any, Any]:
+    """``results``, ``curves`` and ``spectra`` tables of the records (already in task order)."""
+    import pandas as pd
+
+    results = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    points = [
+        {**{c: curve[c] for c in CURVE_COLUMNS[:5]}, "k": k, "rel_error": e}
+        for curve in curves
+        for k, e in zip(curve["k"], curve["rel_error"], strict=True)
+    ]
+    spectra = pd.DataFrame(
+        [{"case_id": c["case_id"], "singular_value": v} for c in curves for v in c.get("singular_values", [])],
+        columns=["case_id", "singular_value"],
+    )
+    return results, pd.DataFrame(points, columns=CURVE_COLUMNS), spectra
+
+
+def _errors_log(suite: Suite, failed_rows: Records) -> str:
+    """The text of ``errors.log``: one section per distinct traceback, headed by the case ids it failed."""
+    by_trace: dict[str, list[str]] = {}
+    for row in failed_rows:
+        by_trace.setdefault(row["traceback"], []).append(row["case_id"])
+    parts = [
+        f"# {len(failed_rows)} case(s) of suite {suite.name!r} failed with unexpected errors; their rows are in "
+        "results.csv with status 'error'.\n"
+    ]
+    for trace, case_ids in by_trace.items():
+        parts.append("\n" + "".join(f"== {case_id}\n" for case_id in case_ids) + trace)
+    return "".join(parts)
+
+
+def _write_outputs(out: Path, suite: Suite, records: Records, manifest: dict[str, Any]) -> tuple[Any, list[str]]:
+    """The write step, the one place that writes the outputs of a run (each atomically).
+
+    Writes ``results.csv``, ``curves.csv``, ``spectra.csv``, ``errors.log`` (removed when no case failed
+    unexpectedly) and ``manifest.json``, then removes ``partial.jsonl`` and ``run.json``. Returns the results
+    table and the ids of the cases that failed unexpectedly.
+    """
+    rows = _in_task_order(records, "row", suite)
+    results, curves, spectra = _frames(rows, _in_task_order(records, "curve", suite))
+    results_text = results.to_csv(index=False, float_format=_FLOAT_FORMAT)
+    atomic_write_text(out / "results.csv", results_text)
+    atomic_write_text(out / "curves.csv", curves.to_csv(index=False, float_format=_FLOAT_FORMAT))
+    atomic_write_text(out / "spectra.csv", spectra.to_csv(index=False, float_format=_FLOAT_FORMAT))
+    failed_rows = [r for r in rows if r.get("traceback")]
+    if failed_rows:
+        atomic_write_text(out / ERRORS_LOG, _errors_log(suite, failed_rows))
+    else:
+        (out / ERRORS_LOG).unlink(missing_ok=True)  # a stale log of an earlier run in this folder
+    manifest = {
+        **manifest,
+        "results_sha256": hashlib.sha256(results_text.encode("utf-8")).hexdigest(),
+        "failed_cases": len(failed_rows),
+        "errors_log": ERRORS_LOG if failed_rows else None,
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    (out / PARTIAL).unlink(missing_ok=True)
+    (out / RUN_INFO).unlink(missing_ok=True)
+    return results, [r["case_id"] for r in failed_rows]
+
+
+# --------------------------------------------------------------------------------------------------- run
 def run_suite(
     suite: Suite,
     out_dir: str | os.PathLike[str],
@@ -180,96 +348,35 @@ def run_suite(
         Draw a progress bar (case counts and ETA) on stderr.
     report : bool
         Render summary, tables and figures at the end.
-    """
-    import pandas as pd
-    from tqdm import tqdm
 
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise SuiteError(f"--workers must be a positive integer; got {workers!r}")
+    Returns
+    -------
+    pandas.DataFrame
+        The results table, one row per case (the columns of :data:`sparsity.harness.cases.COLUMNS`).
+
+    Raises
+    ------
+    RunInterrupted
+        On Ctrl-C; finished tasks are kept for ``resume=True``.
+    RunFailed
+        After writing every output, when cases failed with unexpected errors (tracebacks in ``errors.log``);
+        its ``results`` attribute holds the table.
+    SuiteError
+        An unfinished run in ``out_dir`` without ``resume``/``fresh``, or one that cannot be resumed.
+    """
+    workers = check_int(workers, "workers", low=1)
     _check_device(device)
-    root_seed = suite.seed if seed is None else int(seed)
+    root_seed = suite.seed if seed is None else check_int(seed, "seed", low=0)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    partial, run_info = out / PARTIAL, out / RUN_INFO
     info = {"suite_sha256": suite.sha256, "seed": root_seed, "device": device}
-    if partial.exists() and not (resume or fresh):
-        raise SuiteError(
-            f"{out} holds an unfinished run ({PARTIAL}); continue it with --resume or discard it with --fresh"
-        )
-    if partial.exists() and resume:
-        old = json.loads(run_info.read_text()) if run_info.exists() else {}
-        if old and old != info:
-            raise SuiteError(f"cannot resume in {out}: the unfinished run used {old}, this one {info}")
-    else:
-        partial.unlink(missing_ok=True)
-    atomic_write_text(run_info, json.dumps(info))
-    records = _read_partial(partial)
-    done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
-    records = [r for r in records if r.get("task_id") in done]
-    todo = [t for t in suite.tasks if t.task_id not in done]
+    records = _resume(out, info, resume=resume, fresh=fresh)
     t0 = time.perf_counter()
-    # Rewrite the kept records so a torn tail from the interrupted run is dropped before appending.
-    atomic_write_text(partial, "".join(json.dumps(r) + "\n" for r in records))
-    with partial.open("a", encoding="utf-8") as fh:
-
-        def sink(task: Task, recs: list[dict[str, Any]]) -> None:
-            tagged = [{**r, "task_id": task.task_id} for r in recs]
-            tagged.append({"kind": "task_done", "task_id": task.task_id})
-            _append(fh, tagged)
-            records.extend(tagged)
-
-        bar = tqdm(
-            total=len(suite.tasks),
-            initial=len(suite.tasks) - len(todo),
-            unit="case",
-            desc=suite.name,
-            disable=not progress,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-        try:
-            _run_pool(todo, root_seed, device, workers, sink, bar)
-        except KeyboardInterrupt:
-            bar.close()
-            n_done = sum(1 for r in records if r.get("kind") == "task_done")
-            raise RunInterrupted(
-                f"interrupted: {n_done} finished tasks are saved in {partial}; rerun with --resume to continue"
-            ) from None
-        bar.close()
-    order = {t.task_id: i for i, t in enumerate(suite.tasks)}
-    rows = [r for r in records if r.get("kind") == "row"]
-    rows.sort(key=lambda r: (order.get(r["task_id"], len(order)), r["case_id"]))
-    df = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=COLUMNS)
-    curves = [r for r in records if r.get("kind") == "curve"]
-    curves.sort(key=lambda r: (order.get(r["task_id"], len(order)), r["case_id"]))
-    curve_df = pd.DataFrame(
-        [
-            {
-                "case_id": c["case_id"],
-                "group": c["group"],
-                "family": c["family"],
-                "basis": c["basis"],
-                "true_alpha": c["true_alpha"],
-                "k": k,
-                "rel_error": e,
-            }
-            for c in curves
-            for k, e in zip(c["k"], c["rel_error"], strict=True)
-        ],
-        columns=["case_id", "group", "family", "basis", "true_alpha", "k", "rel_error"],
-    )
-    atomic_write_text(out / "results.csv", df.to_csv(index=False, float_format="%.10g"))
-    atomic_write_text(out / "curves.csv", curve_df.to_csv(index=False, float_format="%.10g"))
-    sv_df = pd.DataFrame(
-        [{"case_id": c["case_id"], "singular_value": v} for c in curves for v in c.get("singular_values", [])],
-        columns=["case_id", "singular_value"],
-    )
-    atomic_write_text(out / "spectra.csv", sv_df.to_csv(index=False, float_format="%.10g"))
-    manifest = _manifest(suite, root_seed, workers, device, len(suite.tasks), time.perf_counter() - t0)
-    manifest["results_sha256"] = hashlib.sha256((out / "results.csv").read_bytes()).hexdigest()
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    partial.unlink(missing_ok=True)
-    run_info.unlink(missing_ok=True)
+    _execute(suite, records, out, seed=root_seed, device=device, workers=workers, progress=progress)
+    manifest = _manifest(suite, root_seed, workers, device, time.perf_counter() - t0)
+    results, failed = _write_outputs(out, suite, records, manifest)
     if report:
         write_report(out)
-    return df
+    if failed:
+        raise RunFailed(results, failed, out / ERRORS_LOG)
+    return results

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparsity._checks import check_choice, check_int, check_real
 from sparsity.harness import catalog
 from sparsity.harness._shipped import shipped_dir
 from sparsity.tails import METHODS
@@ -113,14 +114,14 @@ GENERATORS: dict[str, Generator] = {
     "generalized_gaussian": Generator("vector", ("shape",), (), _const(_INF), "generalized_gaussian"),
     "lognormal": Generator("vector", (), ("sigma",), _const(_INF), "lognormal"),
     "gaussian_matrix": Generator("matrix", (), (), _const(_INF), "marchenko_pastur"),
-    # Entries of a Levy matrix have tail index mu; for mu < 2 its largest singular values inherit it
-    # (Martin & Mahoney's heavy-tailed universality class); for mu >= 2 the finite-size spectrum has no
+    # Entries of a Levy matrix have tail index alpha (Martin & Mahoney's mu); for alpha < 2 its largest singular
+    # values inherit it (their heavy-tailed universality class); for alpha >= 2 the finite-size spectrum has no
     # closed-form tail index.
     "levy_matrix": Generator(
         "matrix",
-        ("mu",),
+        ("alpha",),
         (),
-        lambda p, b: float(p["mu"]) if b == "entries" or p["mu"] < 2 else math.nan,
+        lambda p, b: float(p["alpha"]) if b == "entries" or p["alpha"] < 2 else math.nan,
         "levy",
     ),
     "spiked_matrix": Generator("matrix", ("theta",), ("rank",), _const(_INF), "spiked"),
@@ -190,17 +191,22 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def _checked(where: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a check of :mod:`sparsity._checks`; its error becomes a :class:`SuiteError` naming the file and group."""
+    try:
+        return check(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise _fail(where, str(exc)) from None
+
+
 def _positive_int(value: Any, where: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(where, f"{key} must be a positive integer; got {value!r}")
-    return value
+    return int(_checked(where, check_int, value, key, low=1))
 
 
 def _group_common(group: dict[str, Any], where: str) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict]:
     basis = tuple(_as_list(group.get("basis", ["entries"])))
     for b in basis:
-        if b not in _BASES:
-            raise _fail(where, f"basis must be one of {', '.join(_BASES)}; got {b!r}")
+        _checked(where, check_choice, b, "basis", _BASES)
     raw = group.get("estimators", ["csn"])
     if isinstance(raw, dict):
         extra = sorted(set(raw) - set(basis))
@@ -217,8 +223,7 @@ def _group_common(group: dict[str, Any], where: str) -> tuple[tuple[str, ...], d
         if not ests:
             raise _fail(where, "estimators must list at least one estimator")
         for e in ests:
-            if e not in METHODS:
-                raise _fail(where, f"estimators must be among {', '.join(METHODS)}; got {e!r}")
+            _checked(where, check_choice, e, "estimators", tuple(METHODS))
     options = group.get("estimator_options", {})
     if not isinstance(options, dict) or any(k not in listed or not isinstance(v, dict) for k, v in options.items()):
         raise _fail(where, f"estimator_options must map listed estimators to tables of options; got {options!r}")
@@ -240,15 +245,15 @@ def _synthetic_tasks(group: dict[str, Any], where: str) -> list[Task]:
         if key not in gen.required + gen.optional:
             allowed = ", ".join(gen.required + gen.optional) or "none"
             raise _fail(where, f"generator {name!r} has no parameter {key!r}; its parameters are {allowed}")
+        # Every parameter is a finite number > 0, except the stable law's skewness beta in [-1, 1].
+        bounds: dict[str, Any] = {"low": -1, "high": 1} if key == "beta" else {"low": 0, "closed": "neither"}
         for v in _as_list(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                if not (key == "beta" and isinstance(v, (int, float)) and -1 <= v <= 1):
-                    raise _fail(where, f"parameter {key!r} must be a finite number > 0; got {v!r}")
+            _checked(where, check_real, v, f"parameter {key!r}", **bounds)
     basis, estimators, options = _group_common(group, where)
     if gen.kind == "vector":
         if "shapes" in group or "spectrum" in basis:
             raise _fail(where, f"vector generator {name!r} takes sizes (not shapes) and basis 'entries' only")
-        shapes = [(_positive_int(n, where, "sizes"),) for n in _as_list(group.get("sizes", []))]
+        shapes: list[tuple[int, ...]] = [(_positive_int(n, where, "sizes"),) for n in _as_list(group.get("sizes", []))]
         if not shapes:
             raise _fail(where, "sizes must list at least one vector length")
     else:
@@ -336,9 +341,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{path}: not valid TOML ({exc})") from None
     _check_keys(data, _SUITE_KEYS, str(path))
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise _fail(str(path), f"seed must be a non-negative integer; got {seed!r}")
+    seed = _checked(str(path), check_int, data.get("seed", 0), "seed", low=0)
     groups = data.get("groups")
     if not isinstance(groups, list) or not groups:
         raise _fail(str(path), "a suite needs at least one [[groups]] table")

@@ -1,0 +1,83 @@
+"""Tests for sparsity.harness.report: shares over rows with a value, failed-fit counts, and the caller's matplotlib
+state left untouched by write_report."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from sparsity.harness.cases import COLUMNS
+from sparsity.harness.report import failed_fits, summary_tables, write_report
+
+
+def _results(rows: list[dict]) -> pd.DataFrame:
+    """A results table in the runner's columns: four pareto cases of one grid point, then ``rows``' overrides."""
+    base = {
+        "group": "p",
+        "source": "synthetic",
+        "family": "pareto",
+        "params": '{"alpha": 1.5}',
+        "tensor": "",
+        "shape": "1000",
+        "n": 1000,
+        "basis": "entries",
+        "estimator": "hill",
+        "true_alpha": 1.5,
+        "predicted_decay_true": 1 / 1.5 - 0.5,
+        "measured_decay": 0.2,
+        "effective_sparsity_frac": 0.5,
+        "status": "ok",
+        "error": "",
+    }
+    return pd.DataFrame(
+        [{**dict.fromkeys(COLUMNS), **base, "case_id": f"p/{i}", **row} for i, row in enumerate(rows)],
+        columns=COLUMNS,
+    )
+
+
+# Three fits with an alpha (two below 2) and one failed fit (no alpha).
+ROWS = [
+    {"alpha_hat": 1.4, "compressible": True, "agrees": True},
+    {"alpha_hat": 1.6, "compressible": True, "agrees": False},
+    {"alpha_hat": 2.4, "compressible": False, "agrees": True},
+    {"alpha_hat": math.nan, "compressible": None, "agrees": None},
+]
+
+
+def test_shares_count_only_rows_with_a_value():
+    table = summary_tables(_results(ROWS))["synthetic"]
+    assert len(table) == 1 and table["cases"].iloc[0] == 4
+    # 2 of the 3 fits with an alpha are compressible (2/4 if the failed fit counted as False).
+    assert table["compressible"].iloc[0] == pytest.approx(2 / 3, abs=1e-15)
+    assert table["agree"].iloc[0] == pytest.approx(2 / 3, abs=1e-15)
+    assert failed_fits(_results(ROWS)) == 1
+
+
+def test_report_counts_failed_fits_also_in_runs_written_before_the_fix(tmp_path):
+    # Older runs wrote compressible = False for a failed fit: the report treats it as missing too.
+    old = [*ROWS[:3], {"alpha_hat": math.nan, "compressible": False, "agrees": None}]
+    _results(old).to_csv(tmp_path / "results.csv", index=False)
+    write_report(tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "counted in neither the compressible nor the agree share): 1." in summary
+    row = next(line for line in summary.splitlines() if line.startswith("| pareto"))
+    assert "| 0.667 | 0.667 |" in row  # agree, compressible: 2 of 3 each
+
+
+def test_write_report_leaves_the_callers_matplotlib_state(tmp_path):
+    _results(ROWS).to_csv(tmp_path / "results.csv", index=False)
+    original = matplotlib.get_backend()
+    matplotlib.use("svg")  # a backend the report does not use
+    try:
+        rc_before = dict(matplotlib.rcParams)
+        written = write_report(tmp_path)
+        assert (tmp_path / "figures" / "decay_vs_alpha.png") in written
+        assert matplotlib.get_backend() == "svg"
+        assert dict(matplotlib.rcParams) == rc_before
+        assert plt.get_fignums() == []  # no pyplot figures were created (or left open)
+    finally:
+        matplotlib.use(original)
