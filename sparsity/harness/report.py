@@ -10,13 +10,13 @@ defaults of :func:`_figure_rc`: no pyplot state, and the caller's backend and rc
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sparsity.harness._io import atomic_write_text, format_cell, markdown_table
+from sparsity.harness._summary import failed_fits, summary_tables
 
 __all__ = ["failed_fits", "latex_table", "markdown_table", "summary_tables", "write_report"]
 
@@ -59,58 +59,6 @@ def latex_table(df: Any, caption: str, label: str) -> str:
         lines.append(" & ".join(_tex_escape(format_cell(v)) for v in row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
-
-
-def _share(s: Any) -> float:
-    """Share of True among the rows that have a value (missing values, such as failed fits, do not count)."""
-    vals = s.dropna()
-    return float(vals.astype(bool).mean()) if len(vals) else math.nan
-
-
-def summary_tables(df: Any) -> dict[str, Any]:
-    """The summary tables of a results DataFrame.
-
-    ``synthetic``: one row per family, true alpha, size, basis and estimator (means over replicates); ``real``:
-    one row per model, basis and estimator; ``errors``: the rows whose status is not ``ok``. The ``agree`` and
-    ``compressible`` shares count only the rows that have a value (a failed tail fit has neither).
-    """
-    import pandas as pd
-
-    ok = df[df["status"] == "ok"]
-    tables: dict[str, Any] = {}
-    syn = ok[ok["source"] == "synthetic"]
-    if len(syn):
-        g = syn.groupby(["family", "params", "true_alpha", "n", "basis", "estimator"], sort=False, dropna=False)
-        tables["synthetic"] = g.agg(
-            cases=("case_id", "size"),
-            alpha_hat=("alpha_hat", "mean"),
-            predicted=("predicted_decay_true", "first"),
-            measured=("measured_decay", "mean"),
-            agree=("agrees", _share),
-            compressible=("compressible", _share),
-            eff_frac=("effective_sparsity_frac", "mean"),
-        ).reset_index()
-    real = ok[ok["source"] != "synthetic"]
-    if len(real):
-        g = real.groupby(["family", "basis", "estimator"], sort=False)
-        tables["real"] = g.agg(
-            tensors=("case_id", "size"),
-            median_alpha=("alpha_hat", "median"),
-            median_alpha_ww=("alpha_ww", "median"),
-            compressible=("compressible", _share),
-            median_measured=("measured_decay", "median"),
-            agree=("agrees", _share),
-            eff_frac=("effective_sparsity_frac", "median"),
-        ).reset_index()
-    err = df[df["status"] != "ok"]
-    cols = ["case_id", "status", "error"]
-    tables["errors"] = err[cols] if len(err) else pd.DataFrame(columns=cols)
-    return tables
-
-
-def failed_fits(df: Any) -> int:
-    """Number of rows with status ``ok`` whose tail fit gave no alpha (they carry no ``compressible`` value)."""
-    return int(((df["status"] == "ok") & df["alpha_hat"].isna()).sum())
 
 
 # ----------------------------------------------------------------------------------------------- figures
