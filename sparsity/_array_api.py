@@ -14,9 +14,8 @@ import numpy as np
 
 __all__ = [
     "array_namespace",
-    "asarray_float",
+    "device",
     "is_cupy_namespace",
-    "is_numpy_namespace",
     "namespace_of_module",
     "to_numpy",
 ]
@@ -72,9 +71,15 @@ def namespace_of_module(xp: Any) -> Any:
     return xp
 
 
-def is_numpy_namespace(xp: Any) -> bool:
-    """Whether ``xp`` is NumPy (plain or wrapped by array-api-compat)."""
-    return "numpy" in getattr(xp, "__name__", "")
+def device(x: Any) -> Any:
+    """The device of an array of any namespace (array-api-compat's ``device``; ``"cpu"`` for NumPy).
+
+    Used to create new arrays beside an input (``xp.asarray(values, device=device(x))``) so that results stay
+    on the input's device.
+    """
+    import array_api_compat
+
+    return array_api_compat.device(x)
 
 
 def is_cupy_namespace(xp: Any) -> bool:
@@ -111,29 +116,3 @@ def to_numpy(x: Any) -> np.ndarray:
         except (TypeError, RuntimeError, BufferError):
             pass
     return np.asarray(x)
-
-
-def asarray_float(x: Any, name: str = "x") -> tuple[Any, Any]:
-    """Validate a numeric array input and return ``(array, xp)``.
-
-    Lists and scalars become NumPy arrays. Integer, boolean and floating arrays are accepted; other dtypes
-    (object, string, complex) raise ``TypeError`` naming the parameter.
-    """
-    if isinstance(x, (list, tuple, int, float)) or isinstance(x, np.generic):
-        try:
-            x = np.asarray(x)
-        except (TypeError, ValueError) as exc:  # ragged input
-            raise TypeError(f"{name} must be a numeric array; could not convert it ({exc})") from None
-    xp = array_namespace(x)
-    if not hasattr(x, "dtype"):
-        x = np.asarray(x)
-        xp = array_namespace(x)
-    dt = x.dtype
-    if isinstance(x, np.ndarray):
-        if dt.kind not in "biuf":
-            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt!s}")
-    else:
-        ok = any(xp.isdtype(dt, kind) for kind in ("bool", "integral", "real floating"))
-        if not ok:
-            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt!s}")
-    return x, xp

@@ -1,81 +1,128 @@
-"""Input validation shared by the public functions: magnitudes, finiteness, p and k.
+"""The one input layer: any array-like -> ``(array, xp)``, with one dtype-widening rule and NaN/inf counts.
 
-Every error names the parameter, the rule and the value received.
+Every public function that takes data calls :func:`as_array` (or :func:`flat_magnitudes`, its flattened
+magnitudes). The rules, stated once:
+
+- Namespace and device are kept: NumPy, CuPy, torch (through array-api-compat) and any array-API array come
+  back in their own namespace and on their own device. Lists, scalars and anything ``numpy.asarray`` accepts
+  become NumPy arrays.
+- Widening: bool and integer inputs become float64; floats narrower than 32 bits (float16, and bfloat16, float8,
+  float6, float4 from ml_dtypes or torch) become float32 (exactly: every such value is a float32); float32 and
+  float64 are kept, without a copy for NumPy input. :func:`widen_narrow_float` is the same rule for loaders that
+  decode raw NumPy buffers.
+- NaN and infinite values raise ``ValueError`` stating how many of each there are.
+
+Every error names the parameter (or file/tensor), states the rule and shows what was received. Scalar
+parameters are checked by :mod:`sparsity._checks`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
-from sparsity._array_api import array_namespace
+from sparsity._array_api import array_namespace, to_numpy
 
 __all__ = [
     "as_array",
-    "check_int",
-    "check_k",
-    "check_p",
-    "check_positive_float",
+    "as_host",
     "flat_magnitudes",
     "raise_if_nonfinite",
+    "widen_narrow_float",
 ]
 
-# numpy-compatible extension dtypes (ml_dtypes) that NumPy cannot compute with directly.
-UPCAST_TO_FLOAT32 = ("bfloat16", "float8")
+# ml_dtypes names (user-defined NumPy dtypes): the floats widen to float32, the small integers to float64.
+_ML_FLOATS = ("bfloat16", "float")
+_ML_INTS = ("int", "uint")
 
 
-def check_positive_float(value: Any, name: str, *, allow_inf: bool = False) -> float:
-    """Return ``value`` as a float after checking it is a real number > 0 (finite unless ``allow_inf``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number > 0; got {value!r} of type {type(value).__name__}")
-    v = float(value)
-    if math.isnan(v) or v <= 0 or (math.isinf(v) and not allow_inf):
-        rule = "a real number > 0" + ("" if allow_inf else " and finite")
-        raise ValueError(f"{name} must be {rule}; got {value!r}")
-    return v
+def widen_narrow_float(arr: np.ndarray) -> np.ndarray:
+    """A NumPy array of a float narrower than 32 bits as float32 (a new array); any other array unchanged.
+
+    Narrow floats are NumPy's float16 and the ml_dtypes extension types (``bfloat16``, ``float8_*``,
+    ``float6_*``, ``float4_*``), which NumPy cannot compute with directly. The conversion is exact.
+
+    Examples
+    --------
+    >>> widen_narrow_float(np.array([1.5], dtype=np.float16)).dtype
+    dtype('float32')
+    >>> x = np.array([1.5])
+    >>> widen_narrow_float(x) is x
+    True
+    """
+    dt = arr.dtype
+    if (dt.kind == "f" and dt.itemsize < 4) or (dt.isbuiltin == 2 and dt.name.startswith(_ML_FLOATS)):
+        return arr.astype(np.float32)
+    return arr
 
 
-def check_int(value: Any, name: str, lo: int) -> int:
-    """Return ``value`` as an int after checking it is an integer (not bool) ``>= lo``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {lo}; got {value!r}")
-    if int(value) < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
-    return int(value)
-
-
-def check_p(p: Any) -> float:
-    """Validate the norm exponent ``p`` (0 < p < inf)."""
-    return check_positive_float(p, "p")
+def _received(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _numpy_input(x: Any, name: str) -> np.ndarray:
+    """``numpy.asarray(x)`` with the extension dtypes of ml_dtypes widened; non-numeric input is a TypeError."""
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real numeric array; could not convert it ({exc})") from None
-    if arr.dtype.kind == "V" or any(tag in arr.dtype.name for tag in UPCAST_TO_FLOAT32):
-        try:
-            arr = arr.astype(np.float32)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {arr.dtype}")
+    if arr.dtype.isbuiltin == 2:  # a user-defined dtype: ml_dtypes (float8_e5m2 has kind "f", the others "V")
+        if arr.dtype.name.startswith(_ML_FLOATS):
+            return widen_narrow_float(arr)
+        if arr.dtype.name.startswith(_ML_INTS):
+            return arr.astype(np.float64)
+    if arr.dtype.kind not in "biuf" or arr.dtype.isbuiltin == 2:
+        origin = "" if hasattr(x, "dtype") else f" (from {type(x).__name__} {_received(x)})"
+        raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {arr.dtype}{origin}")
     return arr
 
 
+def _is_host_input(x: Any) -> bool:
+    """Whether ``x`` goes through ``numpy.asarray``.
+
+    NumPy arrays, lists, scalars and buffers do; CuPy, torch and other array-API arrays keep their namespace.
+    """
+    if isinstance(x, np.ndarray):
+        return True
+    if hasattr(x, "__array_namespace__") or hasattr(x, "__cuda_array_interface__"):
+        return False
+    return not type(x).__module__.startswith(("cupy", "torch"))
+
+
 def raise_if_nonfinite(a: Any, xp: Any, name: str = "x") -> None:
-    """Raise ``ValueError`` counting the NaN and infinite entries of ``a``, if it has any."""
-    if not bool(xp.all(xp.isfinite(a))):
-        bad = int(xp.sum(xp.astype(~xp.isfinite(a), xp.int64)))
+    """Raise ``ValueError`` counting the NaN and infinite entries of the 1-D array ``a``, if it has any.
+
+    Examples
+    --------
+    >>> import array_api_compat
+    >>> raise_if_nonfinite(np.array([1.0, np.nan, np.inf]), array_api_compat.numpy, "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: x must contain only finite values; got 1 NaN and 1 infinite value(s) among 3
+    """
+    finite = xp.isfinite(a)
+    if not bool(xp.all(finite)):
+        bad = int(xp.sum(xp.astype(xp.logical_not(finite), xp.int64)))
         n_nan = int(xp.sum(xp.astype(xp.isnan(a), xp.int64)))
         raise ValueError(
             f"{name} must contain only finite values; got {n_nan} NaN and {bad - n_nan} infinite "
             f"value(s) among {a.shape[0]}"
         )
+
+
+def _check_ndim(shape: tuple[int, ...], name: str, min_ndim: int, max_ndim: int | None) -> None:
+    ndim = len(shape)
+    if ndim < min_ndim or (max_ndim is not None and ndim > max_ndim):
+        if max_ndim is None:
+            rule = f"at least {min_ndim} dimension{'s' if min_ndim != 1 else ''}"
+        elif max_ndim == min_ndim:
+            rule = f"{min_ndim} dimension{'s' if min_ndim != 1 else ''}"
+        else:
+            rule = f"{min_ndim} to {max_ndim} dimensions"
+        raise ValueError(f"{name} must have {rule}; got shape {shape}")
 
 
 def as_array(
@@ -90,9 +137,9 @@ def as_array(
     """The one input layer: any array-like -> ``(array, xp)`` in the namespace (and on the device) it came from.
 
     Dtype widening (one rule for the whole library): bool and integer inputs become float64; float16,
-    bfloat16 and float8 (ml_dtypes) become float32; float32 and float64 are kept (no copy for NumPy input).
-    Lists, scalars and anything ``numpy.asarray`` accepts become NumPy arrays. CuPy, torch (through
-    array-api-compat) and other array-API arrays keep their namespace and device.
+    bfloat16, float8 (ml_dtypes or torch) and narrower floats become float32; float32 and float64 are kept (no
+    copy for NumPy input). Lists, scalars and anything ``numpy.asarray`` accepts become NumPy arrays. CuPy,
+    torch (through array-api-compat) and other array-API arrays keep their namespace and device.
 
     Parameters
     ----------
@@ -101,7 +148,7 @@ def as_array(
     name : str
         Parameter (or file/tensor) name for error messages.
     min_ndim, max_ndim : int
-        Accepted numbers of dimensions.
+        Accepted numbers of dimensions (``max_ndim=None``: no upper bound).
     allow_empty : bool
         Whether a zero-size input is accepted.
     check_finite : bool
@@ -110,29 +157,37 @@ def as_array(
     Returns
     -------
     arr : array
-        Floating array, same shape as ``x``.
+        Floating array (float32 or float64), same shape as ``x``.
     xp : module
         Its array-API namespace.
+
+    Raises
+    ------
+    TypeError
+        Input that is not a real numeric array (strings, complex, objects, ragged lists).
+    ValueError
+        Wrong number of dimensions, empty input (unless allowed), NaN or infinite values (when checked).
 
     Examples
     --------
     >>> arr, xp = as_array([1, 2, 3])
     >>> arr.dtype
     dtype('float64')
+    >>> as_array([[1.0, float("nan")]], "W", min_ndim=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: W must contain only finite values; got 1 NaN and 0 infinite value(s) among 2
     """
-    if isinstance(x, np.ndarray) or not hasattr(x, "__array_namespace__"):
-        if not (hasattr(x, "__cuda_array_interface__") or type(x).__module__.startswith(("cupy", "torch"))):
-            x = _numpy_input(x, name)
+    if _is_host_input(x):
+        x = _numpy_input(x, name)
     xp = array_namespace(x)
     if not isinstance(x, np.ndarray):
         if not any(xp.isdtype(x.dtype, kind) for kind in ("bool", "integral", "real floating")):
             raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {x.dtype}")
-    ndim = len(x.shape)
-    if ndim < min_ndim or (max_ndim is not None and ndim > max_ndim):
-        rule = f"{min_ndim} to {max_ndim}" if max_ndim is not None else f"at least {min_ndim}"
-        raise ValueError(f"{name} must have {rule} dimensions; got shape {tuple(x.shape)}")
-    if not allow_empty and math.prod(int(d) for d in x.shape) == 0:
-        raise ValueError(f"{name} must contain at least one value; got an empty array of shape {tuple(x.shape)}")
+    shape = tuple(int(d) for d in x.shape)
+    _check_ndim(shape, name, min_ndim, max_ndim)
+    if not allow_empty and math.prod(shape) == 0:
+        raise ValueError(f"{name} must contain at least one value; got an empty array of shape {shape}")
     if xp.isdtype(x.dtype, "real floating"):
         if xp.finfo(x.dtype).bits < 32:  # float16, bfloat16 (torch) and narrower
             x = xp.astype(x, xp.float32)
@@ -146,10 +201,10 @@ def as_array(
 def flat_magnitudes(
     x: Any, name: str = "x", *, allow_empty: bool = False, check_finite: bool = True
 ) -> tuple[Any, Any]:
-    """Validate ``x`` and return ``(|x| flattened, xp)``.
+    """:func:`as_array`, flattened, absolute values: ``(|x| of shape (n,), xp)`` (always a new array).
 
-    Floating inputs keep their dtype (so the sort runs in the input precision); integer and boolean inputs
-    become float64. NaN or infinite entries raise ``ValueError`` stating how many there are.
+    Floating inputs keep their precision (so a sort runs in the input precision); the widening rule is that
+    of :func:`as_array`.
 
     Parameters
     ----------
@@ -169,39 +224,28 @@ def flat_magnitudes(
         Magnitudes in the namespace of ``x``.
     xp : module
         That namespace.
+
+    Examples
+    --------
+    >>> a, xp = flat_magnitudes([[3, -4]])
+    >>> a
+    array([3., 4.])
     """
-    if isinstance(x, np.ndarray) or not hasattr(x, "__array_namespace__"):
-        if not (hasattr(x, "__cuda_array_interface__") or type(x).__module__.startswith("cupy")):
-            x = _numpy_input(x, name)
-    xp = array_namespace(x)
-    dtype = x.dtype
-    if not isinstance(x, np.ndarray):
-        if not any(xp.isdtype(dtype, kind) for kind in ("bool", "integral", "real floating")):
-            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dtype}")
-    a = xp.reshape(x, (-1,))
-    n = a.shape[0]
-    if n == 0 and not allow_empty:
-        raise ValueError(f"{name} must contain at least one value; got an empty array of shape {x.shape}")
-    if xp.isdtype(a.dtype, "real floating"):
-        if a.dtype == getattr(xp, "float16", None):
-            a = xp.astype(a, xp.float32)
-        if check_finite:
-            raise_if_nonfinite(a, xp, name)
-        return xp.abs(a), xp
-    return xp.abs(xp.astype(a, xp.float64)), xp
+    arr, xp = as_array(x, name, allow_empty=allow_empty, check_finite=check_finite)
+    return xp.abs(xp.reshape(arr, (-1,))), xp
 
 
-def check_k(k: Any, n: int, name: str = "k") -> np.ndarray:
-    """Validate integer ``k`` (scalar or array) with ``0 <= k <= n``; returns an int64 NumPy array."""
-    try:
-        karr = np.asarray(k)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an integer or an array of integers; got {k!r}") from None
-    if karr.dtype.kind == "f" and karr.size and np.all(np.isfinite(karr)) and np.all(karr == np.round(karr)):
-        karr = karr.astype(np.int64)
-    if karr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer or an array of integers; got {k!r} (dtype {karr.dtype})")
-    if karr.size and (karr.min() < 0 or karr.max() > n):
-        bad = karr[(karr < 0) | (karr > n)]
-        raise ValueError(f"{name} must satisfy 0 <= {name} <= n = {n}; got {bad.ravel()[:5].tolist()}")
-    return karr.astype(np.int64)
+def as_host(value: Any) -> Any:
+    """A NumPy copy of an array of another namespace (CuPy, array_api_strict, torch); anything else unchanged.
+
+    For parameters such as ``k`` that may be given as an array of the data's namespace but are validated on
+    the host by :func:`sparsity._checks.check_k`.
+
+    Examples
+    --------
+    >>> as_host([1, 2])
+    [1, 2]
+    """
+    if isinstance(value, (np.ndarray, np.generic)) or not hasattr(value, "shape"):
+        return value
+    return to_numpy(value)

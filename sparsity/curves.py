@@ -6,21 +6,22 @@ Sort the magnitudes :math:`|x|_{(1)} \\ge \\dots \\ge |x|_{(n)}`. The best k-ter
 
 If :math:`|x|_{(k)} \\sim C k^{-1/\\alpha}` (survival tail index alpha) and alpha < p, then
 :math:`\\sigma_k \\sim k^{1/p - 1/\\alpha}`: the error decays as a power law. For p = 2 the threshold is
-alpha = 2, the finite-variance boundary of the generalized central limit theorem.
-
-The smooth sparsity measures live in :mod:`sparsity.measures`.
+alpha = 2, the finite-variance boundary of the generalized central limit theorem. (Smooth sparsity measures:
+:mod:`sparsity.measures`.)
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from sparsity._array_api import to_numpy
-from sparsity._input import check_k, check_p, check_positive_float, flat_magnitudes, raise_if_nonfinite
+from sparsity._array_api import device, to_numpy
+from sparsity._checks import check_int, check_k, check_real
+from sparsity._input import as_array, as_host, flat_magnitudes, raise_if_nonfinite
 from sparsity._threads import available_cpus
 
 __all__ = [
@@ -119,7 +120,7 @@ def _segment_finish(out: np.ndarray, lo: int, hi: int, offset: float, p: float, 
             seg /= scale
 
 
-def _map_segments(fn: Any, bounds: list[tuple[int, int]], *args: Any) -> list[Any]:
+def _map_segments(fn: Any, bounds: Sequence[tuple[Any, ...]], *args: Any) -> list[Any]:
     """Run ``fn(lo, hi, *args)`` per segment, on threads when there are several (NumPy releases the GIL)."""
     if len(bounds) == 1:
         return [fn(*bounds[0], *args)]
@@ -193,8 +194,7 @@ def _curve_xp(a: Any, p: float, xp: Any) -> Any:
 
 
 def split_top(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Partition ``a`` (the caller's own copy) in place: the ``n - k`` smallest values and the ``k`` largest
-    sorted ascending, without a second copy of ``a``."""
+    """Partition ``a`` (the caller's copy) in place into its ``n - k`` smallest and ``k`` largest (sorted) values."""
     n = a.shape[0]
     k = min(max(k, 0), n)
     if 0 < k < n:
@@ -283,7 +283,7 @@ def best_k_error(x: Any, k: Any = None, *, p: float = 2.0, relative: bool = Fals
     >>> float(sp.best_k_error([3.0, -4.0], 1, relative=True))
     0.6
     """
-    p = check_p(p)
+    p = check_real(p, "p", low=0.0, closed="neither")
     # NumPy inputs are checked for NaN/inf after the sort or partition (on the largest values), saving a pass.
     a, xp = flat_magnitudes(x, check_finite=not isinstance(x, np.ndarray))
     n = a.shape[0]
@@ -291,21 +291,23 @@ def best_k_error(x: Any, k: Any = None, *, p: float = 2.0, relative: bool = Fals
     if k is None:
         curve = _curve_numpy(a, p) if numpy_in else _curve_xp(a, p, xp)
         return _relative(curve, float(curve[0])) if relative else curve
-    karr = check_k(k, n)
+    karr = check_k(as_host(k), n)
     if karr.size == 0:
-        return xp.asarray(np.zeros(karr.shape), dtype=xp.float64) if not numpy_in else np.zeros(karr.shape)
-    use_partition = numpy_in and karr.max() > 0 and karr.max() * _PARTITION_RATIO <= n
-    if use_partition:
+        return xp.zeros(karr.shape, dtype=xp.float64, device=device(a))
+    if not numpy_in:  # the whole curve on the device, indexed there
+        curve = _curve_xp(a, p, xp)
+        idx = xp.asarray(karr.reshape(-1), device=device(a))
+        values = xp.reshape(xp.take(curve, idx, axis=0), karr.shape)
+        return _relative(values, float(curve[0])) if relative else values
+    if karr.max() > 0 and karr.max() * _PARTITION_RATIO <= n:
         values, norm = _values_partition(a, karr.ravel(), p)
         values = values.reshape(karr.shape)
     else:
-        curve = _curve_numpy(a, p) if numpy_in else to_numpy(_curve_xp(a, p, xp))
+        curve = _curve_numpy(a, p)
         values, norm = curve[karr], float(curve[0])
     if relative:
         values = _relative(values, norm)
-    if numpy_in:
-        return values[()] if values.ndim == 0 else values
-    return xp.asarray(np.asarray(values, dtype=np.float64))
+    return values[()] if values.ndim == 0 else values
 
 
 def predicted_decay_exponent(alpha: float, p: float = 2.0) -> float:
@@ -322,8 +324,8 @@ def predicted_decay_exponent(alpha: float, p: float = 2.0) -> float:
     >>> predicted_decay_exponent(3.0)
     0.0
     """
-    alpha = check_positive_float(alpha, "alpha", allow_inf=True)
-    p = check_p(p)
+    alpha = check_real(alpha, "alpha", low=0.0, closed="neither", allow_inf=True)
+    p = check_real(p, "p", low=0.0, closed="neither")
     return max(0.0, 1.0 / alpha - 1.0 / p)
 
 
@@ -396,23 +398,21 @@ def decay_exponent(x: Any, *, p: float = 2.0, k_min: int | None = None, k_max: i
     >>> round(sp.decay_exponent(x).exponent, 3)  # theory: 1/alpha - 1/2 = 0.5, less a finite-n correction
     0.495
     """
-    n = int(np.size(x)) if not hasattr(x, "shape") else math.prod(x.shape)
+    k_min, k_max = check_int(k_min, "k_min", allow_none=True), check_int(k_max, "k_max", allow_none=True)
+    a, xp = as_array(x, allow_empty=True, check_finite=False)  # best_k_error checks finiteness after its sort
+    n = math.prod(a.shape)
     if n < 4:
         raise ValueError(f"x must have at least 4 values to fit a decay exponent; got n = {n}")
     d_min, d_max = default_decay_window(n)
-    lo = d_min if k_min is None else k_min
-    hi = d_max if k_max is None else k_max
-    for name, val in (("k_min", lo), ("k_max", hi)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer; got {val!r}")
+    lo, hi = (d_min if k_min is None else k_min), (d_max if k_max is None else k_max)
     if not 1 <= lo < hi < n:
         raise ValueError(f"the fit window must satisfy 1 <= k_min < k_max < n = {n}; got k_min={lo}, k_max={hi}")
     ks = decay_grid(lo, hi)
     # Only these k are needed: for a window far below n, best_k_error partitions instead of sorting.
-    values = to_numpy(best_k_error(x, ks, p=p))
+    values = to_numpy(best_k_error(a, ks, p=p))
     zero = np.flatnonzero(values <= 0)
     if zero.size:  # exactly sparse: the error vanishes from k = nnz on; fit below it
-        nnz = int(np.count_nonzero(to_numpy(x)))
+        nnz = int(xp.count_nonzero(a))
         ks, values = ks[: zero[0]], values[: zero[0]]
         if ks.size < 3:
             raise ValueError(
@@ -444,7 +444,7 @@ def effective_sparsity(x: Any, eps: float = 0.1, *, p: float = 2.0) -> int:
     >>> effective_sparsity([10.0, 1.0, 0.1], eps=0.2)
     1
     """
-    eps = check_positive_float(eps, "eps", allow_inf=True)
-    rel = to_numpy(best_k_error(x, p=p, relative=True))
-    # rel is non-increasing: count the entries strictly above eps.
-    return int(np.count_nonzero(rel > eps))
+    eps = check_real(eps, "eps", low=0.0, closed="neither", allow_inf=True)
+    a, xp = as_array(x, check_finite=False)  # best_k_error checks finiteness after its sort
+    rel = best_k_error(a, p=p, relative=True)
+    return int(xp.count_nonzero(rel > eps))  # rel is non-increasing: count the entries above eps, on the device

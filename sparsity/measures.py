@@ -1,6 +1,7 @@
 """Smooth sparsity measures of a vector of magnitudes (or of a matrix's singular values).
 
-Each takes any array (flattened, signs ignored), accumulates in float64 and returns a Python float. For a
+Each takes any array (flattened, signs ignored) of any namespace (NumPy, CuPy, array_api_strict, ...), computes
+in float64 in that namespace and on that device, and returns a Python float. For a
 matrix, pass its singular values: then :func:`stable_rank` is :math:`\\|W\\|_F^2 / \\|W\\|_2^2` and
 :func:`entropy_effective_rank` is the effective rank of Roy & Vetterli. An all-zero input raises
 ``ValueError`` (every measure here is a ratio that is 0/0 there).
@@ -11,9 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from sparsity._array_api import to_numpy
+from sparsity._array_api import device
 from sparsity._input import flat_magnitudes
 
 __all__ = [
@@ -26,13 +25,18 @@ __all__ = [
 ]
 
 
-def _host_magnitudes(x: Any, measure: str) -> np.ndarray:
-    a, _ = flat_magnitudes(x)
-    a = to_numpy(a).astype(np.float64)
-    m = float(a.max())
+def _magnitudes(x: Any, measure: str) -> tuple[Any, Any]:
+    """``(|x| / max |x|, xp)``: float64, flattened, in the namespace of ``x``; an all-zero ``x`` raises."""
+    a, xp = flat_magnitudes(x)
+    a = xp.astype(a, xp.float64)
+    m = float(xp.max(a))
     if m == 0.0:
         raise ValueError(f"x must have at least one nonzero value: {measure} is 0/0 for an all-zero input")
-    return a / m  # scale-free measures: normalising by the max avoids overflow in squares and 4th powers
+    return a / m, xp  # scale-free measures: normalising by the max avoids overflow in squares and 4th powers
+
+
+def _sum(a: Any, xp: Any) -> float:
+    return float(xp.sum(a))
 
 
 def gini_index(x: Any) -> float:
@@ -55,10 +59,11 @@ def gini_index(x: Any) -> float:
     >>> gini_index([0.0, 0.0, 0.0, 5.0])
     0.75
     """
-    c = np.sort(_host_magnitudes(x, "the Gini index"))
+    a, xp = _magnitudes(x, "the Gini index")
+    c = xp.sort(a)
     n = c.shape[0]
-    k = np.arange(1, n + 1, dtype=np.float64)
-    return float(1.0 - 2.0 * np.sum((c / c.sum()) * ((n - k + 0.5) / n)))
+    k = xp.arange(1, n + 1, dtype=xp.float64, device=device(c))
+    return 1.0 - 2.0 * _sum((c / _sum(c, xp)) * ((n - k + 0.5) / n), xp)
 
 
 def numerical_sparsity(x: Any) -> float:
@@ -75,8 +80,8 @@ def numerical_sparsity(x: Any) -> float:
     >>> numerical_sparsity([2.0, -2.0, 0.0, 0.0])
     2.0
     """
-    a = _host_magnitudes(x, "numerical sparsity")
-    return float(np.sum(a) ** 2 / np.dot(a, a))
+    a, xp = _magnitudes(x, "numerical sparsity")
+    return _sum(a, xp) ** 2 / _sum(a * a, xp)
 
 
 def hoyer_sparsity(x: Any) -> float:
@@ -93,12 +98,12 @@ def hoyer_sparsity(x: Any) -> float:
     >>> hoyer_sparsity([0.0, 0.0, 3.0])
     1.0
     """
-    a = _host_magnitudes(x, "Hoyer sparsity")
+    a, xp = _magnitudes(x, "Hoyer sparsity")
     n = a.shape[0]
     if n < 2:
         raise ValueError(f"x must have at least 2 values for Hoyer sparsity (sqrt(n) - 1 = 0); got n = {n}")
     root_n = math.sqrt(n)
-    return float((root_n - np.sum(a) / math.sqrt(np.dot(a, a))) / (root_n - 1.0))
+    return (root_n - _sum(a, xp) / math.sqrt(_sum(a * a, xp))) / (root_n - 1.0)
 
 
 def entropy_effective_rank(x: Any) -> float:
@@ -115,9 +120,10 @@ def entropy_effective_rank(x: Any) -> float:
     >>> round(entropy_effective_rank([1.0, 1.0, 1.0]), 12)
     3.0
     """
-    a = _host_magnitudes(x, "the entropy effective rank")
-    q = a[a > 0] / np.sum(a)
-    return float(np.exp(-np.sum(q * np.log(q))))
+    a, xp = _magnitudes(x, "the entropy effective rank")
+    q = a / _sum(a, xp)
+    # 0 log 0 = 0: zero entries contribute q * log(1) = 0
+    return math.exp(-_sum(q * xp.log(xp.where(q > 0, q, xp.ones_like(q))), xp))
 
 
 def participation_ratio(x: Any) -> float:
@@ -131,9 +137,9 @@ def participation_ratio(x: Any) -> float:
     >>> participation_ratio([1.0, -1.0, 0.0])
     2.0
     """
-    a = _host_magnitudes(x, "the participation ratio")
+    a, xp = _magnitudes(x, "the participation ratio")
     sq = a * a
-    return float(np.sum(sq) ** 2 / np.dot(sq, sq))
+    return _sum(sq, xp) ** 2 / _sum(sq * sq, xp)
 
 
 def stable_rank(x: Any) -> float:
@@ -146,5 +152,5 @@ def stable_rank(x: Any) -> float:
     >>> stable_rank([2.0, 1.0, 1.0])
     1.5
     """
-    a = _host_magnitudes(x, "the stable rank")
-    return float(np.dot(a, a))  # a is normalised by its maximum, so ||a||_inf = 1
+    a, xp = _magnitudes(x, "the stable rank")
+    return _sum(a * a, xp)  # a is normalised by its maximum, so ||a||_inf = 1

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import special, stats
+from xp_helpers import xp_assert_close
 
 import sparsity as sp
-from sparsity._array_api import to_numpy
 from sparsity.curves import _curve_xp, default_decay_window
 
 EPS = np.finfo(np.float64).eps
@@ -113,11 +113,34 @@ def test_generic_namespace_path_agrees_with_numpy_fast_path():
 def test_backends_agree(xp):
     x_np = np.random.default_rng(4).standard_normal(1000)
     x = xp.asarray(x_np)
-    e = sp.best_k_error(x)
-    assert type(e).__module__.split(".")[0] == type(x).__module__.split(".")[0]
-    np.testing.assert_allclose(to_numpy(e), sp.best_k_error(x_np), rtol=1e-13)
-    at = sp.best_k_error(x, xp.asarray([0, 10, 999]))
-    np.testing.assert_allclose(to_numpy(at), sp.best_k_error(x_np)[[0, 10, 999]], rtol=1e-13)
+    full = sp.best_k_error(x_np)
+    # the generic path sorts and sums in float64 like the NumPy one (in another order): rtol 1e-13 >> n u
+    xp_assert_close(sp.best_k_error(x), xp.asarray(full), rtol=1e-13)
+    xp_assert_close(sp.best_k_error(x, relative=True), xp.asarray(full / full[0]), rtol=1e-13)
+    k = [[0, 10], [999, 1000]]  # a 2-D k keeps its shape
+    xp_assert_close(sp.best_k_error(x, xp.asarray(k)), xp.asarray(full[k]), rtol=1e-13)
+    xp_assert_close(sp.best_k_error(x, k, p=1.0), xp.asarray(sp.best_k_error(x_np, p=1.0)[k]), rtol=1e-13)
+    xp_assert_close(sp.best_k_error(x, 10), xp.asarray(full[10]), rtol=1e-13)
+    xp_assert_close(sp.best_k_error(x, xp.asarray([], dtype=xp.int64)), xp.asarray(np.zeros(0)))
+    f32 = sp.best_k_error(xp.asarray(x_np, dtype=xp.float32))
+    xp_assert_close(f32, xp.asarray(sp.best_k_error(x_np.astype(np.float32))), rtol=1e-13)
+
+
+def test_decay_exponent_and_effective_sparsity_on_every_backend(xp):
+    x_np = np.random.default_rng(5).standard_cauchy(5000)
+    x = xp.asarray(x_np)
+    ref = sp.decay_exponent(x_np)
+    fit = sp.decay_exponent(x)
+    assert (fit.k_min, fit.k_max) == (ref.k_min, ref.k_max)
+    # the same 64 curve values to ~1e-13 relative, so the log-log slope agrees to ~1e-13 / log(k_max / k_min)
+    assert fit.exponent == pytest.approx(ref.exponent, rel=1e-10)
+    assert fit.r2 == pytest.approx(ref.r2, rel=1e-10)
+    for eps in (0.5, 0.1, 0.01):
+        assert sp.effective_sparsity(x, eps) == sp.effective_sparsity(x_np, eps)
+    sparse = np.zeros(5000)
+    sparse[:12] = 1.0
+    with pytest.raises(ValueError, match=r"too sparse .* zero from k = 12"):
+        sp.decay_exponent(xp.asarray(sparse))
 
 
 # ---------------------------------------------------------------- dtypes and range
@@ -172,10 +195,12 @@ def test_all_zero_input_has_zero_curves():
             r"x must contain only finite values; got 2 NaN and 1 inf",
         ),
         (np.array([]), {}, ValueError, r"x must contain at least one value"),
-        ([1.0, 2.0], {"p": 0}, ValueError, r"p must be a real number > 0.*got 0"),
+        ([1.0, 2.0], {"p": 0}, ValueError, r"p must be a finite real number > 0; got 0"),
         ([1.0, 2.0], {"p": -1.5}, ValueError, r"p must be .*got -1.5"),
         ([1.0, 2.0], {"p": float("nan")}, ValueError, r"p must be"),
-        ([1.0, 2.0], {"p": "2"}, TypeError, r"p must be a real number"),
+        ([1.0, 2.0], {"p": "2"}, TypeError, r"p must be a finite real number > 0; got '2'"),
+        ([1.0, 2.0], {"p": True}, TypeError, r"p must be a finite real number > 0; got True"),
+        ([1.0, 2.0], {"k": True}, TypeError, r"k must be an integer"),
         ([1.0, 2.0], {"k": 3}, ValueError, r"k must satisfy 0 <= k <= n = 2; got \[3\]"),
         ([1.0, 2.0], {"k": -1}, ValueError, r"k must satisfy .*got \[-1\]"),
         ([1.0, 2.0], {"k": 1.5}, TypeError, r"k must be an integer"),
@@ -193,8 +218,10 @@ def test_decay_exponent_bad_input():
     x = np.arange(1, 101, dtype=float) ** -1.0
     with pytest.raises(ValueError, match=r"1 <= k_min < k_max < n = 100; got k_min=50, k_max=20"):
         sp.decay_exponent(x, k_min=50, k_max=20)
-    with pytest.raises(TypeError, match="k_min must be an integer"):
+    with pytest.raises(TypeError, match=r"k_min must be None or an integer; got 2\.5"):
         sp.decay_exponent(x, k_min=2.5)
+    with pytest.raises(TypeError, match=r"k_max must be None or an integer; got True"):
+        sp.decay_exponent(x, k_max=True)
     with pytest.raises(ValueError, match="at least 4 values"):
         sp.decay_exponent([1.0, 2.0])
     sparse = np.zeros(5000)
@@ -217,8 +244,10 @@ def test_effective_sparsity():
     assert sp.effective_sparsity([10.0, 1.0, 0.1], eps=0.2) == 1
     assert sp.effective_sparsity([1.0, 1.0, 1.0, 1.0], eps=0.5) == 3  # sqrt(1/4) = 0.5 <= 0.5 at k = 3
     assert sp.effective_sparsity([1.0, 2.0], eps=1.0) == 0
-    with pytest.raises(ValueError, match="eps must be"):
+    with pytest.raises(ValueError, match=r"eps must be a real number > 0; got 0\.0"):
         sp.effective_sparsity([1.0], eps=0.0)
+    with pytest.raises(ValueError, match=r"eps must be a real number > 0; got nan"):
+        sp.effective_sparsity([1.0], eps=float("nan"))
 
 
 # ---------------------------------------------------------------- theory: the alpha = 2 threshold
@@ -403,3 +432,13 @@ def test_loglog_fit_edge_cases():
         loglog_fit(ks, np.array([1.0, 0.5, np.nan, 0.1]))
     exact = loglog_fit(ks, 5.0 * ks**-0.75)
     assert exact.exponent == pytest.approx(0.75, rel=1e-13) and exact.r2 == pytest.approx(1.0, abs=1e-13)
+
+
+def test_results_stay_on_the_input_device():
+    # array_api_strict has a second (fake) device: every array the curve code creates must be put beside x
+    xps = pytest.importorskip("array_api_strict")
+    device = xps.Device("device1")
+    x = xps.asarray(np.random.default_rng(6).standard_normal(300), device=device)
+    for k in (None, 5, [[1, 2], [3, 4]], np.zeros(0, dtype=np.int64)):
+        assert sp.best_k_error(x, k).device == device
+        assert sp.best_k_error(x, k, relative=True).device == device

@@ -90,6 +90,20 @@ def test_all_zero_and_bad_input(f):
         f(np.array([]))
 
 
+@pytest.mark.parametrize("f", MEASURES)
+def test_measures_on_every_backend(f, xp):
+    x_np = np.random.default_rng(3).standard_t(2.0, 1000)
+    x_np[::7] = 0.0  # zeros exercise the 0 log 0 = 0 convention of the entropy
+    got = f(xp.asarray(x_np))
+    assert type(got) is float
+    # The same float64 operations in the namespace of x, possibly summed in another order: a sum of n positive
+    # terms is within (n - 1) u of the exact sum, and each measure is a ratio of at most 4 such sums.
+    tol = 4 * x_np.size * np.finfo(np.float64).eps
+    assert got == pytest.approx(f(x_np), rel=tol)
+    # float32 input is widened to float64 before any arithmetic, on every backend
+    assert f(xp.asarray(x_np, dtype=xp.float32)) == pytest.approx(f(x_np.astype(np.float32)), rel=tol)
+
+
 def test_hoyer_needs_two_values():
     with pytest.raises(ValueError, match="at least 2 values"):
         sp.hoyer_sparsity([1.0])

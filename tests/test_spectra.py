@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg
+from xp_helpers import xp_assert_close
 
 import sparsity as sp
 from sparsity import synthetic
@@ -90,14 +91,33 @@ def test_backends_agree(xp):
     W_np = rng.standard_normal((40, 25))
     W = xp.asarray(W_np)
     ref = scipy.linalg.svdvals(W_np)
-    for method in ("gram", "svd"):
-        s = sp.singular_values(W, method=method)
-        assert type(s).__module__.split(".")[0] == type(W).__module__.split(".")[0]
-        np.testing.assert_allclose(to_numpy(s), ref, rtol=0, atol=4 * 65 * EPS64 * ref[0] ** 2 / ref[-1])
-    lam = sp.esd(W)
-    np.testing.assert_allclose(to_numpy(lam), ref**2, rtol=0, atol=4 * 65 * EPS64 * ref[0] ** 2)
-    err = sp.rank_k_error(W, norm="spectral")
-    np.testing.assert_allclose(to_numpy(err), np.append(ref, 0.0), rtol=0, atol=2 * 65 * EPS64 * ref[0])
+    # tolerances: the backward-error bounds of the two routes (module docstring of sparsity.linalg._svd), m + n = 65
+    for method, atol in (("gram", 4 * 65 * EPS64 * ref[0] ** 2 / ref[-1]), ("svd", 4 * 65 * EPS64 * ref[0])):
+        xp_assert_close(sp.singular_values(W, method=method), xp.asarray(ref), rtol=0, atol=atol)
+    xp_assert_close(sp.singular_values(xp.asarray(W_np, dtype=xp.float32)), xp.asarray(ref), rtol=0, atol=1e-5 * ref[0])
+    xp_assert_close(sp.esd(W), xp.asarray(ref**2), rtol=0, atol=4 * 65 * EPS64 * ref[0] ** 2)
+    spectral = np.append(ref, 0.0)
+    xp_assert_close(sp.rank_k_error(W, norm="spectral"), xp.asarray(spectral), rtol=0, atol=2 * 65 * EPS64 * ref[0])
+    fro = np.sqrt(np.cumsum((ref**2)[::-1]))[::-1]
+    fro = np.append(fro, 0.0)
+    k = [[0, 3], [24, 25]]  # array k, 2-D: the shape is kept for both norms
+    for norm, curve in (("fro", fro), ("spectral", spectral)):
+        err = sp.rank_k_error(W, xp.asarray(k), norm=norm)
+        xp_assert_close(err, xp.asarray(curve[k]), rtol=0, atol=4 * 65 * EPS64 * ref[0])
+        rel = sp.rank_k_error(W, k, norm=norm, relative=True)
+        xp_assert_close(rel, xp.asarray(curve[k] / curve[0]), rtol=0, atol=4 * 65 * EPS64)
+
+
+def test_fit_esd_on_every_backend(xp):
+    W_np = synthetic.spectrum_matrix(synthetic.power_law_spectrum(120, alpha_ww=1.8), 240, 120, rng=15)
+    ref = sp.fit_esd(W_np)
+    fit = sp.fit_esd(xp.asarray(W_np))
+    # the Gram eigenvalues agree to ~(m + n) u lambda_max on both paths; the CSN scan then picks the same xmin and
+    # n_tail, and alpha_ww = 1 + n / sum(log(lambda / xmin)) moves by about that relative amount
+    assert fit.num_pl_spikes == ref.num_pl_spikes
+    assert fit.alpha_ww == pytest.approx(ref.alpha_ww, rel=1e-9)
+    lam = xp.asarray(scipy.linalg.svdvals(W_np) ** 2)
+    assert sp.fit_esd(lam, evals=True).alpha_ww == pytest.approx(ref.alpha_ww, rel=1e-9)
 
 
 def test_integer_bool_float16_bfloat16_inputs():
@@ -131,13 +151,21 @@ def test_all_zero_matrix():
 @pytest.mark.parametrize(
     ("bad", "exc", "match"),
     [
-        (np.array([1.0, np.nan, 2.0, 3.0]).reshape(2, 2), ValueError, "W must be finite; got 1 NaN"),
-        (np.array([[np.inf, 1.0], [0.0, 1.0]]), ValueError, "W must be finite"),
-        (np.ones(3), ValueError, "W must have 2 to any dimensions; got shape"),
-        (np.ones((0, 3)), ValueError, "W must not be empty"),
-        (np.ones((2, 2), dtype=complex), TypeError, "W must be a real numeric array"),
+        (
+            np.array([1.0, np.nan, 2.0, 3.0]).reshape(2, 2),
+            ValueError,
+            r"W must contain only finite values; got 1 NaN and 0 infinite value\(s\) among 4",
+        ),
+        (np.array([[np.inf, 1.0], [0.0, 1.0]]), ValueError, r"W must contain only finite values; got 0 NaN and 1 inf"),
+        (np.ones(3), ValueError, r"W must have at least 2 dimensions; got shape \(3,\)"),
+        (np.ones((0, 3)), ValueError, r"W must contain at least one value; got an empty array of shape \(0, 3\)"),
+        (np.ones((2, 2), dtype=complex), TypeError, "W must be a real numeric array .*complex128"),
         (np.array([["a", "b"]]), TypeError, "W must be a real numeric array"),
-        ("text", TypeError, "W must be an array"),
+        (
+            "text",
+            TypeError,
+            r"W must be a real numeric array \(bool, int or float\); got dtype <U4 \(from str 'text'\)",
+        ),
     ],
 )
 def test_bad_input_messages(bad, exc, match):
@@ -166,11 +194,12 @@ def test_alpha_conversions():
     back = sp.sv_tail_index_to_alpha_ww(sp.alpha_ww_to_sv_tail_index(a))
     np.testing.assert_array_equal(back[:3], a[:3])
     assert np.isnan(back[3])
-    with pytest.raises(ValueError, match=r"alpha_ww must be > 1.0"):
+    rule = r"must be a real number or array of real numbers > {} \(NaN passes through\); got {}"
+    with pytest.raises(ValueError, match="alpha_ww " + rule.format(1, "0.9")):
         sp.alpha_ww_to_sv_tail_index(0.9)
-    with pytest.raises(ValueError, match=r"sv_tail_index must be > 0.0"):
-        sp.sv_tail_index_to_alpha_ww(-1.0)
-    with pytest.raises(TypeError, match="alpha_ww must be a real number"):
+    with pytest.raises(ValueError, match="sv_tail_index " + rule.format(0, "-1.0")):
+        sp.sv_tail_index_to_alpha_ww(np.array([1.0, -1.0]))
+    with pytest.raises(TypeError, match="alpha_ww " + rule.format(1, "True")):
         sp.alpha_ww_to_sv_tail_index(True)
 
 
@@ -186,8 +215,12 @@ def test_fit_esd_matches_fit_tail_on_eigenvalues():
     assert same.alpha_ww == pytest.approx(fit.alpha_ww, rel=1e-9)
     with pytest.raises(ValueError, match=r"must be finite and >= 0; got 1 bad value\(s\), e.g. -1.0"):
         sp.fit_esd(np.append(lam, -1.0), evals=True)
-    with pytest.raises(ValueError, match="must not be empty"):
+    with pytest.raises(ValueError, match=r"W \(eigenvalues, evals=True\) must contain at least one value"):
         sp.fit_esd(np.array([]), evals=True)
+    with pytest.raises(ValueError, match=r"W must have 2 to 3 dimensions; got shape \(2, 2, 2, 2\)"):
+        sp.fit_esd(np.ones((2, 2, 2, 2)))
+    with pytest.raises(TypeError, match="evals must be True or False; got 1"):
+        sp.fit_esd(lam, evals=1)
 
 
 # ---------------------------------------------------------------------------------------------- truncation
@@ -219,22 +252,47 @@ def test_rank_k_error_curve_relative_and_arrays():
     np.testing.assert_allclose(rel, curve[[0, 5, 20]] / curve[0], rtol=1e-12, atol=1e-15)
     srel = to_numpy(sp.rank_k_error(W, [0, 3], norm="spectral", relative=True))
     np.testing.assert_allclose(srel, [1.0, s[3] / s[0]], rtol=1e-12)
-    with pytest.raises(ValueError, match=r"k must satisfy 0 <= k <= min\(m, n\) = 20; got 21"):
+    with pytest.raises(ValueError, match=r"k must satisfy 0 <= k <= min\(m, n\) = 20; got \[21\]"):
         sp.rank_k_error(W, 21)
-    with pytest.raises(TypeError, match="k must be None, an integer or an integer array"):
+    with pytest.raises(TypeError, match=r"k must be an integer or an array of integers; got 2\.5"):
         sp.rank_k_error(W, 2.5)
+    with pytest.raises(TypeError, match=r"k must be an integer or an array of integers; got True"):
+        sp.rank_k_error(W, True, norm="spectral")
     with pytest.raises(ValueError, match="norm must be one of"):
         sp.rank_k_error(W, norm="nuclear")
 
 
+def test_rank_k_error_one_rule_for_k_and_shape_kept():
+    # Regression: norm="spectral" flattened a 2-D k (norm="fro" kept it) and refused k = 2.0, which
+    # best_k_error accepts. Both norms now validate k with sparsity._checks.check_k and keep its shape.
+    W, s = _graded(30, 12, decades=2, rng=16)
+    k = np.array([[0, 1, 2], [10, 11, 12]])
+    fro = to_numpy(sp.rank_k_error(W))
+    spectral = np.append(s, 0.0)
+    tol = 4 * 42 * EPS64 * s[0]  # backward error of the SVD, m + n = 42
+    for norm, curve in (("fro", fro), ("spectral", spectral)):
+        err = sp.rank_k_error(W, k, norm=norm)
+        assert err.shape == (2, 3)
+        np.testing.assert_allclose(err, curve[k], rtol=0, atol=tol)
+        assert sp.rank_k_error(W, 2.0, norm=norm) == sp.rank_k_error(W, 2, norm=norm)
+        np.testing.assert_array_equal(sp.rank_k_error(W, k.astype(float), norm=norm), err)
+        assert sp.rank_k_error(W, np.zeros((0, 2), dtype=int), norm=norm).shape == (0, 2)
+        assert np.ndim(sp.rank_k_error(W, 3, norm=norm)) == 0
+
+
 def test_truncate_validation():
     W = np.eye(4)
-    with pytest.raises(ValueError, match=r"k must satisfy 0 <= k <= min\(m, n\) = 4; got 5"):
+    with pytest.raises(ValueError, match=r"k must satisfy 0 <= k <= min\(m, n\) = 4; got \[5\]"):
         sp.truncate(W, 5)
     with pytest.raises(TypeError, match="k must be an integer"):
         sp.truncate(W, True)
-    with pytest.raises(TypeError, match=r"rng must be None, an int seed or a numpy\.random\.Generator"):
+    with pytest.raises(TypeError, match=r"k must be an integer; got an array of shape \(2,\)"):
+        sp.truncate(W, [1, 2])
+    np.testing.assert_array_equal(sp.truncate(W, 2.0), sp.truncate(W, 2))  # the one rule for k, as best_k_error
+    with pytest.raises(TypeError, match=r"rng must be None, an integer seed >= 0 or a numpy\.random\.Generator"):
         sp.truncate(W, 2, method="randomized", rng="seed")
+    with pytest.raises(ValueError, match="method must be one of \\['auto', 'svd', 'randomized'\\]; got 'qr'"):
+        sp.truncate(W, 2, method="qr")
     with pytest.raises(ValueError, match="W must be 2-D for method='randomized'"):
         sp.truncate(np.ones((2, 4, 4)), 1, method="randomized")
     with pytest.raises(ValueError, match="oversamples must be an integer >= 0; got -1"):
@@ -304,3 +362,14 @@ def test_blocked_gram_equals_one_shot(monkeypatch):
     blocked = svd._gram_eigvalsh_numpy(A)
     # Weyl: two float64 Gram matrices and eigensolves, each within ~(m + n) u_64 lambda_max
     np.testing.assert_allclose(blocked, one, rtol=0, atol=2 * (2000 + 300) * EPS64 * one.max())
+
+
+def test_spectral_results_stay_on_the_input_device():
+    xps = pytest.importorskip("array_api_strict")
+    device = xps.Device("device1")
+    W = xps.asarray(np.random.default_rng(17).standard_normal((30, 20)), device=device)
+    assert sp.singular_values(W).device == device
+    assert sp.esd(W).device == device
+    for norm in ("fro", "spectral"):
+        assert sp.rank_k_error(W, norm=norm).device == device
+        assert sp.rank_k_error(W, [[1, 2]], norm=norm).device == device

@@ -115,15 +115,15 @@ def test_symmetric_pareto_signs_are_fair():
 
 
 @pytest.mark.parametrize(
-    ("distribution", "mu", "law"),
+    ("distribution", "alpha", "law"),
     [
-        ("pareto", 1.2, stats.pareto(1.2)),
+        ("pareto", 1.2, stats.pareto(1.2)),  # scipy's pareto is the true Pareto (support [1, inf)), not Lomax
         ("stable", 1.2, stats.levy_stable(1.2, 0.0)),
         ("student_t", 3.0, stats.t(3.0)),
     ],
 )
-def test_levy_matrix_entries(distribution, mu, law):
-    w = synthetic.levy_matrix(mu, 40, 50, distribution=distribution, rng=3)
+def test_levy_matrix_entries(distribution, alpha, law):
+    w = synthetic.levy_matrix(alpha, 40, 50, distribution=distribution, rng=3)
     assert w.shape == (40, 50)
     x = np.abs(w).ravel() if distribution == "pareto" else w.ravel()
     assert stats.kstest(x, law.cdf).pvalue > KS_LEVEL
@@ -223,6 +223,18 @@ def test_deterministic_generators_on_backends(call, xp):
     np.testing.assert_array_equal(to_numpy(call(xp)), call(None))
 
 
+def test_array_inputs_from_every_backend(xp):
+    # spectrum_matrix and bbp_outlier take arrays: any namespace goes through sparsity._input.as_array
+    s = [3.0, 2.0, 1.0]
+    np.testing.assert_array_equal(
+        synthetic.spectrum_matrix(xp.asarray(s), 5, 4, rng=2), synthetic.spectrum_matrix(s, 5, 4, rng=2)
+    )
+    theta = [0.5, 2.0]
+    np.testing.assert_array_equal(
+        synthetic.bbp_outlier(xp.asarray(theta), 50, 80), synthetic.bbp_outlier(theta, 50, 80)
+    )
+
+
 def test_numpy_dtype_names_accepted():
     assert synthetic.gaussian(3, rng=0, dtype="float32").dtype == np.float32
     assert synthetic.gaussian(3, rng=0, dtype=np.float32).dtype == np.float32
@@ -239,16 +251,17 @@ def test_float32_overflow_is_clipped_with_warning():
 @pytest.mark.parametrize(
     ("call", "exc", "match"),
     [
-        (lambda: synthetic.stable(2.5, 10), ValueError, "alpha"),
+        (lambda: synthetic.stable(2.5, 10), ValueError, r"alpha must be a finite real number in \(0, 2\]; got 2\.5"),
         (lambda: synthetic.stable(0.0, 10), ValueError, "alpha"),
         (lambda: synthetic.stable(1.5, 10, beta=1.5), ValueError, "beta"),
         (lambda: synthetic.stable(1.5, 10, scale=-1.0), ValueError, "scale"),
         (lambda: synthetic.stable("1.5", 10), TypeError, "alpha"),
-        (lambda: synthetic.pareto(1.5, -3), ValueError, "size"),
+        (lambda: synthetic.pareto(1.5, -3), ValueError, r"size must be an integer >= 0; got -3"),
+        (lambda: synthetic.pareto(True, 3), TypeError, r"alpha must be a finite real number > 0; got True"),
         (lambda: synthetic.pareto(1.5, 2.5), TypeError, "size"),
         (lambda: synthetic.pareto(1.5, 10, xmin=0.0), ValueError, "xmin"),
         (lambda: synthetic.pareto(float("nan"), 10), ValueError, "alpha"),
-        (lambda: synthetic.gaussian(10, rng=-1), ValueError, "rng"),
+        (lambda: synthetic.gaussian(10, rng=-1), ValueError, r"rng must be None, an integer seed >= 0 .*; got -1"),
         (lambda: synthetic.gaussian(10, rng=1.5), TypeError, "rng"),
         (lambda: synthetic.gaussian(10, rng=np.random.RandomState(0)), TypeError, "rng"),
         (lambda: synthetic.gaussian(10, dtype=np.int32), TypeError, "dtype"),
@@ -257,17 +270,32 @@ def test_float32_overflow_is_clipped_with_warning():
         (lambda: synthetic.sparse_plus_noise(10, 2, -0.1), ValueError, "noise_scale"),
         (lambda: synthetic.power_law_sequence(1.0, 0), ValueError, "n"),
         (lambda: synthetic.gaussian_matrix(0, 3), ValueError, "n"),
-        (lambda: synthetic.levy_matrix(2.5, 3, 3, distribution="stable"), ValueError, "mu"),
-        (lambda: synthetic.levy_matrix(1.5, 3, 3, distribution="cauchy"), ValueError, "distribution"),
-        (lambda: synthetic.marchenko_pastur_edges(3, 3, kind="eig"), ValueError, "kind"),
+        (
+            lambda: synthetic.levy_matrix(2.5, 3, 3, distribution="stable"),
+            ValueError,
+            r"alpha must be in \(0, 2\] for distribution='stable'; got 2\.5",
+        ),
+        (lambda: synthetic.levy_matrix(alpha=0.0, n=3, m=3), ValueError, r"alpha must be a finite real number > 0"),
+        (
+            lambda: synthetic.levy_matrix(1.5, 3, 3, distribution="cauchy"),
+            ValueError,
+            r"distribution must be one of \['pareto', 'stable', 'student_t'\]; got 'cauchy'",
+        ),
+        (
+            lambda: synthetic.marchenko_pastur_edges(3, 3, kind="eig"),
+            ValueError,
+            r"kind must be one of \['singular', 'eigen'\]; got 'eig'",
+        ),
         (lambda: synthetic.spiked_matrix(5, 4, 1.0, rank=5), ValueError, "rank"),
         (lambda: synthetic.spiked_matrix(5, 4, [1.0, 2.0], rank=1), ValueError, "theta"),
         (lambda: synthetic.spiked_matrix(5, 4, -1.0), ValueError, "theta"),
-        (lambda: synthetic.bbp_outlier(-1.0, 5, 4), ValueError, "theta"),
+        (lambda: synthetic.bbp_outlier(-1.0, 5, 4), ValueError, r"theta must be >= 0; got -1\.0"),
+        (lambda: synthetic.bbp_outlier([1.0, np.nan], 5, 4), ValueError, r"theta must contain only finite values"),
         (lambda: synthetic.spectrum_matrix([1.0, 2.0, 3.0], 5, 2), ValueError, "singular_values"),
         (lambda: synthetic.spectrum_matrix([1.0, -2.0], 5, 2), ValueError, "singular_values"),
-        (lambda: synthetic.spectrum_matrix([[1.0]], 5, 2), ValueError, "singular_values"),
-        (lambda: synthetic.spectrum_matrix(["a"], 5, 2), TypeError, "singular_values"),
+        (lambda: synthetic.spectrum_matrix([[1.0]], 5, 2), ValueError, r"singular_values must have 1 dimension; got"),
+        (lambda: synthetic.spectrum_matrix(["a"], 5, 2), TypeError, r"singular_values must be a real numeric array"),
+        (lambda: synthetic.spectrum_matrix([np.inf], 5, 2), ValueError, r"singular_values must contain only finite"),
         (lambda: synthetic.power_law_spectrum(10), ValueError, "alpha_ww"),
         (lambda: synthetic.power_law_spectrum(10, alpha_ww=2.0, sv_tail_index=2.0), ValueError, "exactly one"),
         (lambda: synthetic.power_law_spectrum(10, alpha_ww=1.0), ValueError, "alpha_ww"),

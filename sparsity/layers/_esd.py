@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from sparsity._checks import check_bool, check_real
+from sparsity._input import as_array
 from sparsity.layers._esd_fit import EsdFit, esd_fit_body
 from sparsity.linalg._svd import as_matrix, eigenvalues_gram, host_float64
 
@@ -47,16 +49,21 @@ def sv_tail_index_to_alpha_ww(sv_tail_index: Any) -> Any:
 
 
 def _as_real(value: Any, name: str, *, lower: float) -> Any:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number or array > {lower}; got {value!r}")
+    """A real number or array of them, each ``> lower`` or NaN (a failed fit passes through as NaN).
+
+    The array-valued twin of :func:`sparsity._checks.check_real`, with its message format.
+    """
+    rule = f"a real number or array of real numbers > {lower:g} (NaN passes through)"
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {rule}; got {value!r}")
     scalar = isinstance(value, numbers.Real)
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or array > {lower}; got {value!r}") from None
+        raise TypeError(f"{name} must be {rule}; got {value!r}") from None
     bad = ~np.isnan(a) & ~(a > lower)
     if bad.any():
-        raise ValueError(f"{name} must be > {lower} (NaN passes through); got {a[bad].ravel()[0]!r}")
+        raise ValueError(f"{name} must be {rule}; got {float(a[bad].ravel()[0])!r}")
     return float(a) if scalar else a
 
 
@@ -98,11 +105,11 @@ def fit_esd(W: Any, *, xmin: float | None = None, evals: bool = False) -> EsdFit
     >>> round(fit.alpha_ww, 1)
     1.5
     """
-    if evals:
-        lam = host_float64(W).ravel()
+    xmin = check_real(xmin, "xmin", low=0.0, closed="neither", allow_none=True)
+    if check_bool(evals, "evals"):
+        values, _ = as_array(W, "W (eigenvalues, evals=True)", check_finite=False)  # checked below with < 0
+        lam = host_float64(values).ravel()
         big = lam.size
-        if big == 0:
-            raise ValueError("W (eigenvalues, evals=True) must not be empty; got 0 values")
     else:
         Wv, xp = as_matrix(W, "W", max_ndim=3)
         lam = host_float64(eigenvalues_gram(Wv, xp=xp)).ravel()

@@ -14,12 +14,13 @@ Backends: NumPy, CuPy (cuSOLVER ``syevd``/``gesvd``) and any array-API namespace
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Literal
 
 import numpy as np
 
-from sparsity._input import check_int as _check_int
+from sparsity._array_api import device
+from sparsity._checks import as_generator, check_choice, check_int, check_k
+from sparsity._input import as_host
 from sparsity.curves import best_k_error
 from sparsity.linalg._randomized import default_power_iterations, randomized_svd_body
 from sparsity.linalg._svd import (
@@ -37,10 +38,10 @@ TruncateMethod = Literal["auto", "svd", "randomized"]
 Norm = Literal["fro", "spectral"]
 
 
-def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
-    return value
+_SV_METHODS = ("auto", "gram", "svd")
+_TRUNCATE_METHODS = ("auto", "svd", "randomized")
+_NORMS = ("fro", "spectral")
+_R_NAME = "min(m, n)"  # the upper bound of k, as error messages name it
 
 
 def singular_values(W: Any, *, method: SvMethod = "auto") -> Any:
@@ -68,7 +69,7 @@ def singular_values(W: Any, *, method: SvMethod = "auto") -> Any:
     >>> singular_values(np.diag([1.0, 3.0, 2.0]))
     array([3., 2., 1.])
     """
-    _check_choice(method, "method", ("auto", "gram", "svd"))
+    check_choice(method, "method", _SV_METHODS)
     Wv, xp = as_matrix(W, "W")
     m = resolve_sv_method(method, Wv.dtype, xp)
     return singular_values_body(Wv, m, xp=xp)
@@ -98,7 +99,7 @@ def esd(W: Any, *, method: SvMethod = "gram") -> Any:
     >>> esd(np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
     array([9., 1.])
     """
-    _check_choice(method, "method", ("auto", "gram", "svd"))
+    check_choice(method, "method", _SV_METHODS)
     Wv, xp = as_matrix(W, "W")
     m = resolve_sv_method(method, Wv.dtype, xp, need_small=False)
     if m == "gram":
@@ -123,7 +124,7 @@ def truncate(
     ----------
     W : array_like, shape (m, n) (or (..., m, n) with ``method="svd"``)
     k : int
-        Rank, ``0 <= k <= min(m, n)``.
+        Rank, ``0 <= k <= min(m, n)`` (an integral float such as ``2.0`` is accepted).
     method : {"auto", "svd", "randomized"}
         ``"svd"``: exact, from the thin SVD. ``"randomized"``: Halko-Martinsson-Tropp with ``oversamples``
         extra columns and ``n_iter`` power iterations; for ``q = n_iter`` its expected spectral error is at
@@ -153,21 +154,23 @@ def truncate(
     >>> float(np.linalg.matrix_rank(truncate(W, 1)))
     1.0
     """
-    _check_choice(method, "method", ("auto", "svd", "randomized"))
+    check_choice(method, "method", _TRUNCATE_METHODS)
     Wv, xp = as_matrix(W, "W")
     m_dim, n_dim = int(Wv.shape[-2]), int(Wv.shape[-1])
     r = min(m_dim, n_dim)
-    k = _check_k(k, r)
-    oversamples = _check_int(oversamples, "oversamples", 0)
-    if n_iter is not None:
-        n_iter = _check_int(n_iter, "n_iter", 0)
+    karr = check_k(as_host(k), r, n_name=_R_NAME)
+    if karr.ndim:
+        raise TypeError(f"k must be an integer; got an array of shape {karr.shape}")
+    k = int(karr)
+    oversamples = check_int(oversamples, "oversamples", low=0)
+    n_iter = check_int(n_iter, "n_iter", low=0, allow_none=True)
     two_d = len(Wv.shape) == 2
     if method == "auto":
         method = "randomized" if two_d and r >= 1000 and k + oversamples <= r / 10 else "svd"
     if method == "randomized":
         if not two_d:
             raise ValueError(f"W must be 2-D for method='randomized'; got shape {tuple(Wv.shape)}")
-        gen = _as_generator(rng)
+        gen = as_generator(rng)
         q = default_power_iterations(k, r) if n_iter is None else n_iter
         U, s, Vt = randomized_svd_body(Wv, k, oversamples=oversamples, n_iter=q, rng=gen, xp=xp)
     else:
@@ -190,7 +193,8 @@ def rank_k_error(
     ----------
     W : array_like, shape (m, n)
     k : None, int or array of int
-        ``None``: the whole curve ``k = 0 .. min(m, n)``; otherwise the values at those ``k``.
+        ``None``: the whole curve ``k = 0 .. min(m, n)``; otherwise the values at those ``k`` (any shape,
+        kept; integral floats such as ``2.0`` are the integers they equal, as in :func:`sparsity.best_k_error`).
     norm : {"fro", "spectral"}
     relative : bool
         Divide by ``||W||_F`` or ``||W||_2`` (0 for the zero matrix).
@@ -200,7 +204,7 @@ def rank_k_error(
     Returns
     -------
     err : array, shape (min(m, n) + 1,) or shape of ``k``
-        float64, namespace of ``W``.
+        float64, namespace of ``W`` (for NumPy input and a scalar ``k``, a NumPy float64 scalar).
 
     Examples
     --------
@@ -208,40 +212,20 @@ def rank_k_error(
     >>> rank_k_error(np.diag([4.0, 3.0, 0.0]), norm="fro")
     array([5., 3., 0., 0.])
     """
-    _check_choice(norm, "norm", ("fro", "spectral"))
-    _check_choice(method, "method", ("auto", "gram", "svd"))
+    check_choice(norm, "norm", _NORMS)
+    check_choice(method, "method", _SV_METHODS)
     Wv, xp = as_matrix(W, "W", max_ndim=2)
     s = singular_values_body(Wv, resolve_sv_method(method, Wv.dtype, xp), xp=xp)
-    r = int(s.shape[0])
-    if k is not None:
-        karr = np.asarray(k)
-        if karr.dtype.kind not in "iu" or isinstance(k, bool):
-            raise TypeError(f"k must be None, an integer or an integer array; got {k!r}")
-        if karr.size and (karr.min() < 0 or karr.max() > r):
-            raise ValueError(f"k must satisfy 0 <= k <= min(m, n) = {r}; got {k!r}")
+    karr = None if k is None else check_k(as_host(k), int(s.shape[0]), n_name=_R_NAME)
     if norm == "fro":
-        return best_k_error(s, k, p=2.0, relative=relative)
-    curve = xp.concat([s, xp.zeros(1, dtype=s.dtype)])
+        return best_k_error(s, karr, p=2.0, relative=relative)
+    curve = xp.concat([s, xp.zeros(1, dtype=s.dtype, device=device(s))])
     if relative:
         top = float(s[0])
         curve = curve / top if top > 0 else curve * 0.0
-    if k is None:
+    if karr is None:
         return curve
-    idx = xp.asarray(np.asarray(k, dtype=np.int64))
-    return xp.take(curve, xp.reshape(idx, (-1,)), axis=0) if idx.ndim else curve[int(k)]
-
-
-def _check_k(k: Any, r: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer with 0 <= k <= min(m, n) = {r}; got {k!r}")
-    if not 0 <= int(k) <= r:
-        raise ValueError(f"k must satisfy 0 <= k <= min(m, n) = {r}; got {k!r}")
-    return int(k)
-
-
-def _as_generator(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(None if rng is None else int(rng))
-    raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}")
+    if karr.ndim == 0:
+        return curve[int(karr)]
+    idx = xp.asarray(karr.reshape(-1), device=device(s))
+    return xp.reshape(xp.take(curve, idx, axis=0), karr.shape)

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sparsity._array_api import array_namespace, to_numpy
-from sparsity._input import UPCAST_TO_FLOAT32
+from sparsity._array_api import to_numpy
+from sparsity._input import as_array
 from sparsity.linalg._gram import eigvalsh_upper, gram_eigenvalues_many, gram_numpy
 
 __all__ = [
@@ -42,53 +42,12 @@ SvMethod = Literal["auto", "gram", "svd"]
 
 
 def as_matrix(W: Any, name: str = "W", *, min_ndim: int = 2, max_ndim: int | None = None) -> tuple[Any, Any]:
-    """Validate a (stack of) matrix input and return ``(W, xp)`` with a floating dtype.
+    """A (stack of) matrix input as ``(W, xp)``: :func:`sparsity._input.as_array` with at least 2 dimensions.
 
-    bool and integer inputs become float64, float16 and ml_dtypes (bfloat16, float8) become float32;
-    float32/float64 keep their dtype. Empty, NaN/inf, non-numeric and wrongly shaped inputs raise.
+    bool and integer inputs become float64, float16 and ml_dtypes (bfloat16, float8) float32; float32/float64
+    keep their dtype. Empty, NaN/inf, non-numeric and wrongly shaped inputs raise.
     """
-    if isinstance(W, (list, tuple, int, float)) or isinstance(W, np.generic):
-        try:
-            W = np.asarray(W)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a real numeric array; could not convert it ({exc})") from None
-    if not hasattr(W, "dtype") or not hasattr(W, "shape"):
-        raise TypeError(f"{name} must be an array (NumPy, CuPy or array-API); got {type(W).__name__}")
-    if isinstance(W, np.ndarray) and (W.dtype.kind == "V" or any(tag in W.dtype.name for tag in UPCAST_TO_FLOAT32)):
-        W = W.astype(np.float32)
-    xp = array_namespace(W)
-    dt = W.dtype
-    if isinstance(W, np.ndarray):
-        kind = dt.kind
-        if kind not in "biuf":
-            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt}")
-        is_float = kind == "f"
-    else:
-        if not any(xp.isdtype(dt, k) for k in ("bool", "integral", "real floating")):
-            raise TypeError(f"{name} must be a real numeric array (bool, int or float); got dtype {dt}")
-        is_float = xp.isdtype(dt, "real floating")
-    ndim = len(W.shape)
-    if ndim < min_ndim or (max_ndim is not None and ndim > max_ndim):
-        rule = f"{min_ndim}" if max_ndim == min_ndim else f"{min_ndim} to {max_ndim or 'any'}"
-        raise ValueError(f"{name} must have {rule} dimensions; got shape {tuple(W.shape)}")
-    if any(int(d) == 0 for d in W.shape):
-        raise ValueError(f"{name} must not be empty; got shape {tuple(W.shape)}")
-    if not is_float:
-        W = xp.astype(W, xp.float64)
-    elif dt == getattr(xp, "float16", None):
-        W = xp.astype(W, xp.float32)
-    finite = xp.isfinite(W)
-    if not bool(xp.all(finite)):
-        n_bad = int(xp.sum(xp.astype(xp.logical_not(finite), xp.int64)))
-        raise ValueError(f"{name} must be finite; got {n_bad} NaN or infinite entries out of {_size(W)}")
-    return W, xp
-
-
-def _size(W: Any) -> int:
-    n = 1
-    for d in W.shape:
-        n *= int(d)
-    return n
+    return as_array(W, name, min_ndim=min_ndim, max_ndim=max_ndim)
 
 
 def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = True) -> str:
@@ -109,8 +68,11 @@ def resolve_sv_method(method: str, dtype: Any, xp: Any, *, need_small: bool = Tr
 
 
 def _scaled_for_squares(W: Any, xp: Any) -> tuple[Any, float]:
-    """``(W / scale, scale)`` with squares safe in float64: ``scale = 1`` (no copy) when the largest magnitude is
-    within ``2**+-400``, else the largest magnitude itself (``W`` divided in float64); 0 for an all-zero ``W``."""
+    """``(W / scale, scale)`` with squares safe in float64.
+
+    ``scale = 1`` (no copy) when the largest magnitude is within ``2**+-400``, else the largest magnitude itself
+    (``W`` divided in float64); 0 for an all-zero ``W``.
+    """
     scale = max(float(xp.max(W)), -float(xp.min(W)))  # max |W| without a temporary |W|
     if scale == 0.0 or 2.0**-400 < scale < 2.0**400:
         return W, (1.0 if scale else 0.0)
@@ -194,8 +156,11 @@ def oriented_matrices(W: np.ndarray) -> tuple[list[np.ndarray], float]:
 
 
 def eigenvalues_from_grams(shape: tuple[int, ...], evals: list[np.ndarray], scale: float) -> np.ndarray:
-    """Assemble :func:`eigenvalues_gram`'s result (``(..., min(m, n))``, descending, clipped at 0, times
-    ``scale**2``) from the ascending Gram eigenvalues of :func:`oriented_matrices`'s matrices."""
+    """Assemble :func:`eigenvalues_gram`'s result from the Gram eigenvalues of :func:`oriented_matrices`.
+
+    ``evals`` are ascending; the result has shape ``(..., min(m, n))``, descending, clipped at 0, times
+    ``scale**2``.
+    """
     r = min(int(shape[-2]), int(shape[-1]))
     if not evals:
         return np.zeros((*shape[:-2], r))
@@ -213,5 +178,8 @@ def svd_factors(W: Any, k: int, *, xp: Any) -> tuple[Any, Any, Any]:
 
 
 def host_float64(x: Any) -> np.ndarray:
-    """A float64 NumPy copy of ``x`` (any backend)."""
+    """``x`` (any backend) as a float64 NumPy array: moved to the host in its own dtype, then widened there.
+
+    No copy for float64 NumPy input: callers that modify the result must copy it.
+    """
     return np.asarray(to_numpy(x), dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Shared plumbing of the generators (private): rng, namespace, dtype, sizes and the host -> xp hand-off.
+"""Shared plumbing of the generators (private): namespace, dtype, sizes and the host -> xp hand-off.
 
 Every generator draws its random numbers on the host with a NumPy ``Generator`` in float64, so one seed gives
 the same numbers on every backend; :func:`finish` then casts to the requested dtype and moves the result to
@@ -7,7 +7,6 @@ the requested namespace with ``xp.asarray``.
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from typing import Any
@@ -15,32 +14,15 @@ from typing import Any
 import numpy as np
 
 from sparsity._array_api import namespace_of_module
+from sparsity._checks import check_int
 
 __all__ = [
-    "as_generator",
-    "check_count",
-    "check_real",
     "check_size",
     "finish",
     "resolve_backend",
 ]
 
 _FLOAT_NAMES = ("float16", "float32", "float64")
-
-
-def as_generator(rng: Any) -> np.random.Generator:
-    """Return a NumPy ``Generator`` from ``None``, a non-negative int, a ``SeedSequence`` or a ``Generator``."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, np.random.SeedSequence):
-        return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if int(rng) < 0:
-            raise ValueError(f"rng must be None, an int >= 0 or a numpy.random.Generator; got {rng!r}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"rng must be None, an int >= 0 or a numpy.random.Generator; got {rng!r} of type {type(rng).__name__}"
-    )
 
 
 def resolve_backend(xp: Any, dtype: Any) -> tuple[Any, Any, np.dtype]:
@@ -72,41 +54,10 @@ def resolve_backend(xp: Any, dtype: Any) -> tuple[Any, Any, np.dtype]:
     return ns, getattr(ns, name), np.dtype(name)
 
 
-def check_real(
-    value: Any,
-    name: str,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """Return ``value`` as a float after checking it is a finite real number in the given interval."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
-    v = float(value)
-    lo_ok = v > low if low_open else v >= low
-    hi_ok = v < high if high_open else v <= high
-    if not (math.isfinite(v) and lo_ok and hi_ok):
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a finite real number in {lo}{low}, {high}{hi}; got {value!r}")
-    return v
-
-
-def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int after checking it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r} of type {type(value).__name__}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
 def check_size(size: Any) -> tuple[int, ...]:
     """Normalise ``size`` (an int >= 0 or a tuple of them) to a shape tuple."""
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        return (check_count(size, "size", minimum=0),)
+        return (check_int(size, "size", low=0),)
     if isinstance(size, (tuple, list)):
         if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in size):
             raise TypeError(f"size must be an int >= 0 or a tuple of ints >= 0; got {size!r}")

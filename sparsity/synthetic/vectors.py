@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from sparsity.synthetic._common import as_generator, check_count, check_real, check_size, finish, resolve_backend
+from sparsity._checks import as_generator, check_int, check_real
+from sparsity.synthetic._common import check_size, finish, resolve_backend
 from sparsity.synthetic._stable import standard_stable_s1
 
 __all__ = [
@@ -92,9 +93,9 @@ def stable(
     >>> x.shape
     (1000,)
     """
-    a = check_real(alpha, "alpha", low=0.0, high=2.0, low_open=True)
+    a = check_real(alpha, "alpha", low=0.0, high=2.0, closed="right")
     b = check_real(beta, "beta", low=-1.0, high=1.0)
-    c = check_real(scale, "scale", low=0.0, low_open=True)
+    c = check_real(scale, "scale", low=0.0, closed="neither")
     mu = check_real(loc, "loc")
     shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
@@ -120,8 +121,9 @@ def pareto(
     """True Pareto draws ``xmin * U**(-1/alpha)``, U uniform on (0, 1]: survival ``(x / xmin)^-alpha``.
 
     Tail index: exactly ``alpha`` for all x >= xmin (density exponent ``alpha + 1``). This is not NumPy's
-    ``Generator.pareto``, which is the Lomax law ``X - 1``. With ``symmetric=True`` each draw gets an independent
-    random sign, so ``|X|`` is Pareto.
+    ``Generator.pareto(alpha)``, which draws the Lomax law: this Pareto with ``xmin = 1`` shifted to start at 0
+    (``X - 1``), same tail index but a different law near 0. With ``symmetric=True`` each draw gets an
+    independent random sign, so ``|X|`` is Pareto.
 
     Parameters
     ----------
@@ -146,8 +148,8 @@ def pareto(
     >>> bool((synthetic.pareto(1.5, 100, xmin=2.0, rng=1) >= 2.0).all())
     True
     """
-    a = check_real(alpha, "alpha", low=0.0, low_open=True)
-    x0 = check_real(xmin, "xmin", low=0.0, low_open=True)
+    a = check_real(alpha, "alpha", low=0.0, closed="neither")
+    x0 = check_real(xmin, "xmin", low=0.0, closed="neither")
     shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
     gen = as_generator(rng)
@@ -186,8 +188,8 @@ def student_t(df: float, size: Size, *, scale: float = 1.0, rng: Any = None, xp:
     >>> synthetic.student_t(3.0, (2, 5), rng=0).shape
     (2, 5)
     """
-    nu = check_real(df, "df", low=0.0, low_open=True)
-    c = check_real(scale, "scale", low=0.0, low_open=True)
+    nu = check_real(df, "df", low=0.0, closed="neither")
+    c = check_real(scale, "scale", low=0.0, closed="neither")
     shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
     x = as_generator(rng).standard_t(nu, size=shape)
@@ -221,7 +223,7 @@ def gaussian(
     >>> synthetic.gaussian(4, rng=0).shape
     (4,)
     """
-    c = check_real(scale, "scale", low=0.0, low_open=True)
+    c = check_real(scale, "scale", low=0.0, closed="neither")
     mu = check_real(loc, "loc")
     shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
@@ -257,7 +259,7 @@ def laplace(
     >>> synthetic.laplace(3, rng=0).shape
     (3,)
     """
-    c = check_real(scale, "scale", low=0.0, low_open=True)
+    c = check_real(scale, "scale", low=0.0, closed="neither")
     mu = check_real(loc, "loc")
     shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
@@ -296,8 +298,8 @@ def generalized_gaussian(
     >>> synthetic.generalized_gaussian(0.5, 10, rng=0).shape
     (10,)
     """
-    p = check_real(shape, "shape", low=0.0, low_open=True)
-    c = check_real(scale, "scale", low=0.0, low_open=True)
+    p = check_real(shape, "shape", low=0.0, closed="neither")
+    c = check_real(scale, "scale", low=0.0, closed="neither")
     out_shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
     gen = as_generator(rng)
@@ -338,7 +340,7 @@ def lognormal(
     >>> bool((synthetic.lognormal(5, rng=0) > 0).all())
     True
     """
-    s = check_real(sigma, "sigma", low=0.0, low_open=True)
+    s = check_real(sigma, "sigma", low=0.0, closed="neither")
     m = check_real(mu, "mu")
     shape = check_size(size)
     ns, dt, np_dt = resolve_backend(xp, dtype)
@@ -375,9 +377,9 @@ def power_law_sequence(alpha: float, n: int, *, scale: float = 1.0, xp: Any = No
     >>> synthetic.power_law_sequence(2.0, 4).tolist()
     [1.0, 0.7071067811865476, 0.5773502691896257, 0.5]
     """
-    a = check_real(alpha, "alpha", low=0.0, low_open=True)
-    length = check_count(n, "n")
-    c = check_real(scale, "scale", low=0.0, low_open=True)
+    a = check_real(alpha, "alpha", low=0.0, closed="neither")
+    length = check_int(n, "n", low=1)
+    c = check_real(scale, "scale", low=0.0, closed="neither")
     ns, dt, np_dt = resolve_backend(xp, dtype)
     x = np.arange(1, length + 1, dtype=np.float64) ** (-1.0 / a)
     x *= c
@@ -424,12 +426,12 @@ def sparse_plus_noise(
     >>> int((x != 0).sum())
     5
     """
-    length = check_count(n, "n")
-    kk = check_count(k, "k", minimum=0)
+    length = check_int(n, "n", low=1)
+    kk = check_int(k, "k", low=0)
     if kk > length:
         raise ValueError(f"k must satisfy 0 <= k <= n = {length}; got {k!r}")
     sd = check_real(noise_scale, "noise_scale", low=0.0)
-    amp = check_real(amplitude, "amplitude", low=0.0, low_open=True)
+    amp = check_real(amplitude, "amplitude", low=0.0, closed="neither")
     ns, dt, np_dt = resolve_backend(xp, dtype)
     gen = as_generator(rng)
     x = gen.standard_normal(size=length)
