@@ -771,3 +771,10 @@ def test_no_warning_for_plain_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(list(load_weights(tmp_path / "a.npz"))) == 1
+
+
+def test_every_detected_format_has_a_reader():
+    # (was an import-time assert) every format detect_format can return is one load_weights reads
+    from sparsity.weights._detect import FORMATS
+
+    assert set(FORMATS) == {"safetensors", "npy", "npz", "torch", "torch-legacy", "gguf", "onnx"}

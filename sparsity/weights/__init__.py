@@ -259,5 +259,3 @@ def load_weights(
     usable = [ref for ref in selected if not ref.unsupported]
     return WeightsReader(path, fmt, usable, bad_files + undecodable, errors)
 
-
-assert set(FORMATS) == {"safetensors", "npy", "npz", "torch", "torch-legacy", "gguf", "onnx"}
