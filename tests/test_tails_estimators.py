@@ -113,7 +113,7 @@ def test_double_bootstrap_deterministic_and_in_range():
 
 def test_density_convention_everywhere():
     x = pareto(3000, 1.5, 3)
-    for m in ("csn", "hill", "moments", "pickands", "ranksize", "stable"):
+    for m in ("csn", "hill", "moments", "pickands", "kernel", "ranksize", "stable"):
         f = fit_tail(x, m, k=None if m in ("csn", "stable") else 300)
         assert f.alpha_density == f.alpha + 1.0, m
 
@@ -212,10 +212,13 @@ def test_in_place_aamse_equals_the_m1_m2_formula():
 def test_method_bodies_return_the_typed_estimate():
     from sparsity.tails._csn import csn_method
     from sparsity.tails._estimate import TailEstimate
+    from sparsity.tails._kernel import kernel_estimator
+    from sparsity.tails._moments_dbs import moments_dbs, pickands_with_k
 
     x = np.sort(pareto(2000, 1.5, 4))
     rng = np.random.default_rng(0)
-    results = [getattr(est, m)(x, k=200, n_boot=10, rng=rng) for m in ("hill", "moments", "pickands", "ranksize")]
+    bodies = (est.hill, moments_dbs, pickands_with_k, kernel_estimator, est.ranksize)
+    results = [body(x, k=200, n_boot=10, rng=rng) for body in bodies]
     results.append(est.stable(x, k=None, n_boot=10, rng=rng))
     results.append(csn_method(x, discrete=False, xmin=None, xmax=None, min_tail=3, scan="pruned"))
     for r in results:

@@ -30,7 +30,9 @@ def test_pickands_exact_on_pareto_quantiles(alpha):
     # (k^-g - (2k)^-g) / ((2k)^-g - (4k)^-g) = 2^g exactly: Pickands returns gamma at every k
     x = _quantiles(4000, alpha)
     for k in (1, 7, 100, 1000):
-        assert pickands_with_k(x, k=k, rng=np.random.default_rng(0)).gamma == pytest.approx(1 / alpha, rel=1e-9)
+        assert pickands_with_k(x, k=k, rng=np.random.default_rng(0)).details["gamma"] == pytest.approx(
+            1 / alpha, rel=1e-9
+        )
 
 
 def test_moments_curves_match_definition():
@@ -44,8 +46,12 @@ def test_moments_curves_match_definition():
     g = moments_dbs(x, k=50, rng=np.random.default_rng(0))
     t = ld[:50] - ld[50]
     a, b = t.mean(), (t**2).mean()
-    assert g.gamma == pytest.approx(a + 1 - 0.5 / (1 - a * a / b), rel=1e-12)
-    assert g.se_gamma == pytest.approx(math.sqrt((1 + g.gamma**2) / 50)) and g.alpha == pytest.approx(1 / g.gamma)
+    gamma = g.details["gamma"]
+    assert gamma == pytest.approx(a + 1 - 0.5 / (1 - a * a / b), rel=1e-12)
+    assert g.details["gamma_se"] == pytest.approx(math.sqrt((1 + gamma**2) / 50)) and g.alpha == pytest.approx(
+        1 / gamma
+    )
+    assert g.alpha_se == pytest.approx(g.details["gamma_se"] / gamma**2) and g.details["k_rule"] == "given"
 
 
 @pytest.mark.parametrize("kernel", ["biweight", "triweight"])
@@ -129,24 +135,24 @@ CASES = [
 def test_moments_dbs_known_alpha(law, alpha):
     x = _sample(law, alpha, 10_000, 11)
     e = moments_dbs(x, rng=np.random.default_rng(0))
-    se = math.sqrt((1 + alpha**-2) / e.k)  # at the true gamma
-    assert abs(e.gamma - 1 / alpha) < 4 * _inflation(law, alpha) * se, e
+    se = math.sqrt((1 + alpha**-2) / e.n_tail)  # at the true gamma
+    assert abs(e.details["gamma"] - 1 / alpha) < 4 * _inflation(law, alpha) * se, e
 
 
 @pytest.mark.parametrize(("law", "alpha"), CASES)
 def test_pickands_bootstrap_k_known_alpha(law, alpha):
     x = _sample(law, alpha, 10_000, 12)
     e = pickands_with_k(x, rng=np.random.default_rng(0))
-    assert 1 <= e.k <= x.size // 4
-    assert abs(e.gamma - 1 / alpha) < 4 * _inflation(law, alpha) * pickands_se(1 / alpha, e.k), e
+    assert 1 <= e.n_tail <= x.size // 4
+    assert abs(e.details["gamma"] - 1 / alpha) < 4 * _inflation(law, alpha) * pickands_se(1 / alpha, e.n_tail), e
 
 
 @pytest.mark.parametrize(("law", "alpha"), CASES)
 def test_kernel_dbs_known_alpha(law, alpha):
     x = _sample(law, alpha, 10_000, 13)
     e = kernel_estimator(x, rng=np.random.default_rng(0))
-    se = math.sqrt(kernel_variance(1 / alpha) / e.k)
-    assert abs(e.gamma - 1 / alpha) < 4 * _inflation(law, alpha) * se, e
+    se = math.sqrt(kernel_variance(1 / alpha) / e.n_tail)
+    assert abs(e.details["gamma"] - 1 / alpha) < 4 * _inflation(law, alpha) * se, e
 
 
 def test_bootstrap_k_is_seeded():

@@ -80,3 +80,19 @@ def test_csn_million(benchmark, sample):
     t_ours = best_time(lambda: fit_tail(x), repeat=1)
     t_sort = best_time(lambda: np.sort(x), repeat=3)
     report_ratio(f"tails csn n={n} {sample} (target < 30 s)", t_ours, "numpy sort (floor)", t_sort)
+
+
+@pytest.mark.parametrize(
+    ("method", "top"),
+    [("csn", 20_000), ("hill", 20_000), ("moments", 20_000), ("kernel", 20_000), ("pickands", 20_000), ("hill", None)],
+)
+def test_entry_tail_candidates(benchmark, method, top):
+    # the entry-tail candidates of bench/entry_tail_study.py on one MiniLM FFN-sized matrix (1536 x 384 entries,
+    # Student-t df 5), against the partial sort that extracts the top magnitudes (the floor every candidate pays)
+    a = np.abs(np.random.default_rng(6).standard_t(5.0, 1536 * 384))
+    x = a if top is None else np.partition(a, a.size - top)[a.size - top :]
+    benchmark.pedantic(fit_tail, args=(x, method), kwargs={"rng": "data"}, rounds=1, iterations=1)
+    t_ours = best_time(lambda: fit_tail(x, method, rng="data"), repeat=1)
+    t_floor = best_time(lambda: np.partition(a, a.size - 20_000), repeat=3)
+    where = "all entries" if top is None else f"top {top}"
+    report_ratio(f"entry tail {method} on {where} of 589824", t_ours, "numpy partition (floor)", t_floor)

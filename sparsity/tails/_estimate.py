@@ -1,4 +1,4 @@
-"""The one result type of the tail-estimator bodies (CSN, Hill, moments, Pickands, rank-size, stable)."""
+"""The one result type of the tail-estimator bodies (CSN, Hill, moments, Pickands, kernel, rank-size, stable)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class TailEstimate(NamedTuple):
         Asymptotic standard error of ``alpha`` (NaN where undefined).
     details : dict
         Method-specific extras, copied into :attr:`sparsity.TailFit.details` (e.g. ``n_candidates`` for CSN,
-        ``k`` and ``gamma`` for the order-statistic estimators, ``nu`` for ``"stable"``).
+        ``k``, ``k_rule`` and ``gamma`` for the order-statistic estimators, ``nu`` for ``"stable"``).
     """
 
     alpha: float

@@ -1,4 +1,4 @@
-"""Order-statistic tail estimators: Hill (with the double bootstrap), moments, Pickands, rank-size, stable.
+"""Order-statistic tail estimators: Hill (with the double bootstrap), rank-size, stable; the shared result builder.
 
 Private bodies of :func:`sparsity.tails._fit.fit_tail`. Inputs are validated, ascending, positive float64
 magnitudes. Every estimate is of the extreme-value index ``gamma = 1 / alpha``; ``alpha`` is the survival
@@ -8,20 +8,17 @@ Notation: ``X_(1) >= X_(2) >= ... >= X_(n)`` (descending order statistics),
 ``M_j(k) = (1/k) * sum_{i<=k} (log X_(i) - log X_(k+1))**j``.
 
 - Hill (1975): ``gamma = M_1(k)``; ``se(alpha) = alpha / sqrt(k)``.
-- Dekkers, Einmahl & de Haan (1989): ``gamma = M_1 + 1 - (1/2) / (1 - M_1**2 / M_2)``; for gamma > 0 its
-  asymptotic variance is ``1 + gamma**2`` (divided by k).
-- Pickands (1975): ``gamma = log((X_(k) - X_(2k)) / (X_(2k) - X_(4k))) / log 2``, asymptotic variance
-  ``gamma**2 (2**(2 gamma + 1) + 1) / (2 (2**gamma - 1) log 2)**2``.
 - Rank-size: least squares of ``log i`` on ``log X_(i)``, ``i <= k``; slope ``-alpha``. Biased in small samples
   (Gabaix & Ibragimov 2011); ``se = alpha * sqrt(2 / k)``. Kept for comparison only.
 - Stable: McCulloch (1986) quantile ratio ``nu = (x_.95 - x_.05) / (x_.75 - x_.25)`` of a symmetric sample, here
   from the magnitudes, ``nu = q_.9(|X|) / q_.5(|X|)``, inverted through the symmetric-stable table.
 
-``alpha`` is NaN when the estimated ``gamma`` is <= 0 (moments, Pickands: no heavy tail at that ``k``).
+``alpha`` is NaN when an estimated ``gamma`` is <= 0 (no heavy tail at that ``k``).
 
 Default ``k``: the Danielsson, de Haan, Peng & de Vries (2001) double bootstrap, which minimises the bootstrap
-estimate of the asymptotic MSE of Hill's estimator; the moments, Pickands and rank-size methods use the same
-``k`` (Pickands capped at ``n // 4``).
+estimate of the asymptotic MSE of Hill's estimator; rank-size uses the same ``k``. The moments and Pickands
+estimators, with k rules of their own, are in :mod:`sparsity.tails._moments_dbs`; the kernel-type estimator in
+:mod:`sparsity.tails._kernel`.
 """
 
 from __future__ import annotations
@@ -42,7 +39,7 @@ from sparsity.tails._estimate import TailEstimate
 _K_FLOOR = 10
 """Smallest k the double bootstrap returns (below it every estimator is noise)."""
 
-__all__ = ["double_bootstrap_k", "hill", "ks_pareto", "moments", "pickands", "ranksize", "stable"]
+__all__ = ["double_bootstrap_k", "estimate_at_k", "hill", "ks_pareto", "ranksize", "stable"]
 
 
 def _log_desc(x: np.ndarray) -> np.ndarray:
@@ -149,63 +146,41 @@ def double_bootstrap_k(x: np.ndarray, *, n_boot: int, rng: np.random.Generator, 
     return int(min(max(round(k), _K_FLOOR), n - 1))
 
 
-def _choose_k(x: np.ndarray, k: int | None, n_boot: int, rng: np.random.Generator, kmax: int) -> tuple[int, bool]:
+def _choose_k(x: np.ndarray, k: int | None, n_boot: int, rng: np.random.Generator) -> tuple[int, str]:
     if k is None:
-        return min(double_bootstrap_k(x, n_boot=n_boot, rng=rng), kmax), True
-    return check_int(k, "k", low=1, high=kmax), False  # kmax: n - 1, or n // 4 for Pickands
+        return double_bootstrap_k(x, n_boot=n_boot, rng=rng), "hill_dbs"
+    return check_int(k, "k", low=1, high=x.size - 1), "given"
 
 
-def _result(x: np.ndarray, k: int, gamma: float, se_gamma: float, chosen: bool) -> TailEstimate:
+def estimate_at_k(x: np.ndarray, k: int, gamma: float, se_gamma: float, k_rule: str) -> TailEstimate:
+    """The :class:`TailEstimate` of an estimate ``gamma`` of ``1 / alpha`` from the top ``k`` order statistics.
+
+    ``alpha = 1 / gamma`` and ``se(alpha) = se_gamma / gamma**2`` (delta method), both NaN when ``gamma <= 0``;
+    ``xmin = X_(k+1)``, ``n_tail = k``, the KS distance of the values above ``xmin`` to Pareto(xmin, alpha).
+    ``details``: ``k``, ``k_rule`` (``"given"`` or the automatic rule's name), ``k_double_bootstrap`` (whether
+    an automatic rule chose ``k``), ``gamma`` and ``gamma_se``.
+    """
     xmin = float(x[x.size - k - 1])
-    alpha = 1.0 / gamma if gamma > 0 else math.nan
-    se = se_gamma / gamma**2 if gamma > 0 else math.nan
-    details = {"k": k, "k_double_bootstrap": chosen, "gamma": gamma}
+    ok = gamma > 0 and math.isfinite(gamma)
+    alpha = 1.0 / gamma if ok else math.nan
+    se = se_gamma / gamma**2 if ok else math.nan
+    details = {"k": k, "k_rule": k_rule, "k_double_bootstrap": k_rule != "given", "gamma": gamma, "gamma_se": se_gamma}
     return TailEstimate(alpha, xmin, k, ks_pareto(x, xmin, alpha), se, details)
 
 
 def hill(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """Hill estimator on the top ``k`` order statistics."""
-    k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
+    k, rule = _choose_k(x, k, n_boot, rng)
     ld = _log_desc(x)
     gamma = float(np.mean(ld[:k]) - ld[k])
     if gamma <= 0:
         raise ValueError(f"hill needs distinct values among the top k+1; with k={k} they are all equal")
-    return _result(x, k, gamma, gamma / math.sqrt(k), chosen)
-
-
-def moments(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
-    """Dekkers-Einmahl-de Haan moment estimator on the top ``k`` order statistics."""
-    k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
-    ld = _log_desc(x)
-    t = ld[:k] - ld[k]
-    m1, m2 = float(np.mean(t)), float(np.mean(t * t))
-    if m2 <= 0 or m1 * m1 >= m2:
-        raise ValueError(
-            f"moments needs top-k log-spacings with positive variance; with k={k} they are constant "
-            f"(M1={m1!r}, M2={m2!r}): choose another k"
-        )
-    gamma = m1 + 1.0 - 0.5 / (1.0 - m1 * m1 / m2)
-    return _result(x, k, gamma, math.sqrt((1.0 + gamma * gamma) / k), chosen)
-
-
-def pickands(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
-    """Pickands estimator from ``X_(k)``, ``X_(2k)``, ``X_(4k)`` (needs ``4k <= n``)."""
-    k, chosen = _choose_k(x, k, n_boot, rng, x.size // 4)
-    d = x[::-1]
-    a, b, c = d[k - 1], d[2 * k - 1], d[4 * k - 1]
-    if not (a > b > c):
-        raise ValueError(
-            f"pickands needs X_(k) > X_(2k) > X_(4k); with k={k} they are {a!r}, {b!r}, {c!r} (ties): choose another k"
-        )
-    gamma = math.log((a - b) / (b - c)) / math.log(2.0)
-    g = gamma
-    var = g * g * (2 ** (2 * g + 1) + 1) / (2 * (2**g - 1) * math.log(2.0)) ** 2 if g != 0 else math.nan
-    return _result(x, k, gamma, math.sqrt(var / k), chosen)
+    return estimate_at_k(x, k, gamma, gamma / math.sqrt(k), rule)
 
 
 def ranksize(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
     """Least-squares slope of log rank on log size over the top ``k`` values (biased; for comparison)."""
-    k, chosen = _choose_k(x, k, n_boot, rng, x.size - 1)
+    k, rule = _choose_k(x, k, n_boot, rng)
     top = np.log(x[::-1][:k])
     lr = np.log(np.arange(1, k + 1, dtype=np.float64))
     tc = top - top.mean()
@@ -214,7 +189,7 @@ def ranksize(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Genera
         raise ValueError(f"ranksize needs distinct values among the top k={k}; they are all equal")
     alpha = -float(np.dot(tc, lr - lr.mean())) / denom
     gamma = 1.0 / alpha if alpha > 0 else -math.inf
-    res = _result(x, k, gamma, 0.0, chosen)
+    res = estimate_at_k(x, k, gamma, 0.0, rule)
     return res._replace(alpha=alpha, alpha_se=alpha * math.sqrt(2.0 / k), ks_distance=ks_pareto(x, res.xmin, alpha))
 
 

@@ -10,8 +10,11 @@ Methods (a dict of private bodies with one signature):
   over every candidate (exact; continuous, or discrete with the Hurwitz-zeta normaliser).
 - ``"hill"``: Hill (1975) on the top ``k`` order statistics, ``k`` by the Danielsson et al. (2001) double
   bootstrap unless given.
-- ``"moments"``: Dekkers, Einmahl & de Haan (1989) moment estimator.
-- ``"pickands"``: Pickands (1975).
+- ``"moments"``: Dekkers, Einmahl & de Haan (1989) moment estimator, ``k`` by the Draisma, de Haan, Peng &
+  Pereira (1999) double bootstrap unless given.
+- ``"pickands"``: Pickands (1975), ``k`` by a subsample bootstrap of its own MSE unless given.
+- ``"kernel"``: Groeneboom, Lopuhaa & de Wolf (2003) kernel-type estimator (biweight), bandwidth by its double
+  bootstrap (Voitalov et al. 2019) unless ``k`` is given.
 - ``"ranksize"``: least-squares slope of the log rank-size plot (biased; kept for comparison).
 - ``"stable"``: McCulloch (1986) quantile estimator of the alpha-stable index (0 < alpha <= 2).
 """
@@ -31,11 +34,13 @@ from sparsity._checks import as_generator, check_bool, check_choice, check_int, 
 from sparsity.tails import _estimators as _est
 from sparsity.tails._csn import csn_method
 from sparsity.tails._estimate import TailEstimate
-from sparsity.tails._magnitudes import MIN_NONZERO, sorted_nonzero_magnitudes
+from sparsity.tails._kernel import kernel_estimator
+from sparsity.tails._magnitudes import MIN_NONZERO, data_seed, sorted_nonzero_magnitudes
+from sparsity.tails._moments_dbs import moments_dbs, pickands_with_k
 
 __all__ = ["METHODS", "MIN_NONZERO", "TailFit", "fit_tail"]
 
-Method = Literal["csn", "hill", "moments", "pickands", "ranksize", "stable"]
+Method = Literal["csn", "hill", "moments", "pickands", "kernel", "ranksize", "stable"]
 
 
 @dataclass(frozen=True)
@@ -125,12 +130,15 @@ def _order_stat(body: Callable[..., TailEstimate]) -> Callable[[np.ndarray, _Opt
 _METHODS: dict[str, Callable[[np.ndarray, _Options], TailEstimate]] = {
     "csn": _m_csn,
     "hill": _order_stat(_est.hill),
-    "moments": _order_stat(_est.moments),
-    "pickands": _order_stat(_est.pickands),
+    "moments": _order_stat(moments_dbs),
+    "pickands": _order_stat(pickands_with_k),
+    "kernel": _order_stat(kernel_estimator),
     "ranksize": _order_stat(_est.ranksize),
     "stable": _order_stat(_est.stable),
 }
 _CSN_ONLY = ("discrete", "xmin", "xmax", "scan")
+_FIXED_K = ("hill", "moments", "pickands", "kernel", "ranksize")
+"""Methods whose bootstrap CI keeps the ``k`` of the original fit."""
 
 METHODS: tuple[str, ...] = tuple(_METHODS)
 """The names :func:`fit_tail` accepts for ``method`` (suites validate against this one list)."""
@@ -141,11 +149,12 @@ def _bootstrap_ci(
 ) -> tuple[tuple[float, float], dict[str, Any]]:
     """Percentile interval of ``alpha`` over ``o.n_boot`` resamples (with replacement) of the magnitudes.
 
-    The CSN fit re-chooses ``xmin`` in each resample (unless fixed); Hill-type methods keep the ``k`` of the
-    original fit. Resamples on which the method is undefined (e.g. all-equal values) are counted, not used.
+    The CSN fit re-chooses ``xmin`` in each resample (unless fixed); the order-statistic methods keep the ``k``
+    of the original fit (the kernel estimator: its bandwidth ``h = k / n``). Resamples on which the method is
+    undefined (e.g. all-equal values) are counted, not used.
     """
     body = _METHODS[method]
-    ob = replace(o, k=k_used if method in ("hill", "moments", "pickands", "ranksize") else o.k)
+    ob = replace(o, k=k_used if method in _FIXED_K else o.k)
     vals = []
     failed = 0
     for _ in range(o.n_boot):
@@ -188,7 +197,7 @@ def fit_tail(
     ci: Literal["normal", "bootstrap"] = "normal",
     ci_level: float = 0.95,
     n_boot: int = 200,
-    rng: int | np.random.Generator | None = None,
+    rng: int | np.random.Generator | Literal["data"] | None = None,
 ) -> TailFit:
     r"""Fit the tail index of the magnitudes of ``x``.
 
@@ -207,11 +216,14 @@ def fit_tail(
     ``scan="naive"`` (O(n^2)). Standard error :math:`\hat\alpha/\sqrt{m}` (continuous), Fisher information
     otherwise.
 
-    Methods ``"hill"`` [2]_, ``"moments"`` [3]_, ``"pickands"``, ``"ranksize"`` use the top ``k`` order
-    statistics (``k=None``: the Danielsson et al. double bootstrap [4]_, seeded by ``rng``); ``xmin`` is then
-    the order statistic ``x_(k+1)`` and ``n_tail = k``. ``"ranksize"`` (log rank on log size) is biased and
-    kept for comparison. ``"stable"`` is McCulloch's quantile estimator [5]_ (``0 < alpha <= 2``, symmetric
-    law assumed, table range ``0.4 <= alpha <= 2``).
+    Methods ``"hill"`` [2]_, ``"moments"`` [3]_, ``"pickands"``, ``"kernel"`` [6]_ and ``"ranksize"`` use
+    the top ``k`` order statistics; ``xmin`` is then the order statistic ``x_(k+1)`` and ``n_tail = k``. With
+    ``k=None`` each picks ``k`` by a bootstrap seeded by ``rng``: Hill and rank-size by the Danielsson et al.
+    double bootstrap [4]_, moments by the Draisma et al. double bootstrap [7]_, Pickands by a subsample
+    bootstrap of its own mean square error, the kernel estimator by the double bootstrap of its bandwidth
+    (as in Voitalov et al. [8]_); ``details["k_rule"]`` names the rule. ``"ranksize"`` (log rank on log size)
+    is biased and kept for comparison. ``"stable"`` is McCulloch's quantile estimator [5]_
+    (``0 < alpha <= 2``, symmetric law assumed, table range ``0.4 <= alpha <= 2``).
 
     Parameters
     ----------
@@ -219,7 +231,7 @@ def fit_tail(
         Any shape; flattened and replaced by its magnitudes ``|x|``. Zeros are excluded (counted in
         ``n_zero``); at least ``MIN_NONZERO = 10`` nonzero magnitudes are required. NumPy, CuPy (the CSN scan
         then runs as a CUDA kernel) or any array-API array.
-    method : {"csn", "hill", "moments", "pickands", "ranksize", "stable"}
+    method : {"csn", "hill", "moments", "pickands", "kernel", "ranksize", "stable"}
         Estimator.
     discrete : bool
         ``"csn"`` only: fit the discrete power law (magnitudes must be integers).
@@ -232,15 +244,18 @@ def fit_tail(
     scan : {"pruned", "naive"}
         ``"csn"`` only: exact pruned scan (default) or the O(n^2) reference.
     k : int, optional
-        Hill-type methods: number of upper order statistics (default: double bootstrap).
+        Order-statistic methods: number of upper order statistics (default: the method's bootstrap rule).
+        At most ``n - 1`` (Pickands: ``n // 4``; kernel: at least 2).
     ci : {"normal", "bootstrap"}
         ``alpha_ci`` from ``alpha +- z * alpha_se`` or from bootstrap percentiles (``n_boot`` resamples).
     ci_level : float
         Coverage of ``alpha_ci``.
     n_boot : int
-        Resamples for ``ci="bootstrap"`` and for the double bootstrap of ``k``.
-    rng : None, int or numpy.random.Generator
-        Randomness for the bootstraps (only drawn from when a bootstrap runs).
+        Resamples for ``ci="bootstrap"`` and for the bootstrap rule of ``k``.
+    rng : None, int, numpy.random.Generator or "data"
+        Randomness for the bootstraps (only drawn from when a bootstrap runs). ``"data"`` seeds them from a
+        hash of the sorted magnitudes (:func:`~sparsity.tails._magnitudes.data_seed`): the fit is then a
+        deterministic function of the data, independent of any suite seed (for real weights).
 
     Returns
     -------
@@ -268,6 +283,12 @@ def fit_tail(
        fraction in tail index estimation", J. Multivariate Anal. 76, 226-248 (2001).
     .. [5] J. H. McCulloch, "Simple consistent estimators of stable distribution parameters",
        Commun. Statist. Simul. 15(4), 1109-1136 (1986).
+    .. [6] P. Groeneboom, H. P. Lopuhaa, P. P. de Wolf, "Kernel-type estimators for the extreme value index",
+       Ann. Statist. 31(6), 1956-1995 (2003).
+    .. [7] G. Draisma, L. de Haan, L. Peng, T. T. Pereira, "A bootstrap-based method to achieve optimality in
+       estimating the extreme-value index", Extremes 2(4), 367-404 (1999).
+    .. [8] I. Voitalov, P. van der Hoorn, R. van der Hofstad, D. Krioukov, "Scale-free networks well done",
+       Phys. Rev. Research 1, 033034 (2019).
 
     Examples
     --------
@@ -289,6 +310,9 @@ def fit_tail(
         if bad:
             raise ValueError(f"option(s) {bad} apply to method='csn' only; got method={method!r}")
     ci = check_choice(ci, "ci", ("normal", "bootstrap"))
+    from_data = isinstance(rng, str) and rng == "data"
+    if isinstance(rng, str) and not from_data:
+        raise TypeError(f"rng must be None, an integer seed >= 0, a numpy.random.Generator or 'data'; got {rng!r}")
     level = check_real(ci_level, "ci_level", low=0.0, high=1.0, closed="neither")
     opts = _Options(
         discrete=discrete,
@@ -299,10 +323,10 @@ def fit_tail(
         xp=None,
         k=check_int(k, "k", low=1, allow_none=True),
         n_boot=check_int(n_boot, "n_boot", low=2),
-        rng=as_generator(rng),
+        rng=as_generator(None if from_data else rng),
     )
     mags = sorted_nonzero_magnitudes(x, "x")
-    opts = replace(opts, xp=mags.xp)
+    opts = replace(opts, xp=mags.xp, rng=as_generator(data_seed(mags.values)) if from_data else opts.rng)
     res = _METHODS[method](mags.values, opts)
     alpha, se = float(res.alpha), float(res.alpha_se)
     details = dict(res.details)

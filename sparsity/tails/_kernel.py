@@ -34,7 +34,10 @@ import math
 
 import numpy as np
 
-from sparsity.tails._moments_dbs import TailIndexEstimate, boot_sizes, estimate
+from sparsity._checks import check_int
+from sparsity.tails._estimate import TailEstimate
+from sparsity.tails._estimators import estimate_at_k
+from sparsity.tails._moments_dbs import boot_sizes
 
 __all__ = ["KERNELS", "kernel_curve", "kernel_dbs_h", "kernel_estimator", "kernel_variance"]
 
@@ -44,6 +47,8 @@ KERNELS = {
 }
 """Coefficients ``c_m`` of ``K(u) = sum_m c_m u**(2m)`` on [0, 1] (each integrates to 1)."""
 _BATCH = 1 << 19
+_MIN_BOOT = 16
+"""Smallest second resample size ``n2`` for the double bootstrap (n < ~35: ``k = max(sqrt(n), 10)``)."""
 
 
 def _cum_terms(ld: np.ndarray, a: float, n_pow: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +140,8 @@ def kernel_dbs_h(
     """Double-bootstrap bandwidth (a fraction of n, in (0, 1]) of the biweight kernel estimator (module docstring)."""
     n = x.size
     n1, n2 = boot_sizes(n, t)
+    if n2 < _MIN_BOOT:  # no bandwidth with n2 h >= 3 and h <= eps_stop: the k of the small-sample rule
+        return min(max(math.isqrt(n), 10), n - 1) / n
     if n2 < steps:
         steps = max(n2 // 2, 8)
     g1, g2 = _grid(n1, steps), _grid(n2, steps)
@@ -170,19 +177,28 @@ def kernel_variance(gamma: float, *, a: float = 0.6, kernel: str = "biweight") -
 def kernel_estimator(
     x: np.ndarray,
     *,
-    h: float | None = None,
+    k: int | None = None,
     a: float = 0.6,
     n_boot: int = 100,
     rng: np.random.Generator,
     steps: int = 200,
-) -> TailIndexEstimate:
+) -> TailEstimate:
     """Biweight kernel-type estimate at bandwidth ``h`` (default: :func:`kernel_dbs_h`); ``k = floor(n h)``.
 
-    ``se_gamma = sqrt(kernel_variance(gamma) / k)`` (gamma > 0; for gamma <= 0 the formula at ``|gamma|`` is
-    reported, a rough scale only).
+    A given ``k`` (in ``[2, n - 1]``) sets ``h = k / n``. ``se_gamma = sqrt(kernel_variance(gamma) / k)``
+    (gamma > 0; for gamma <= 0 the formula at ``|gamma|`` is reported, a rough scale only, and ``alpha`` is NaN).
+    ``details`` adds ``h`` and ``a`` to those of :func:`sparsity.tails._estimators.estimate_at_k`.
     """
-    if h is None:
-        h = kernel_dbs_h(x, n_boot=n_boot, rng=rng, a=a, steps=steps)
+    n = x.size
+    if k is None:
+        h, rule = kernel_dbs_h(x, n_boot=n_boot, rng=rng, a=a, steps=steps), "kernel_dbs"
+        k = min(max(math.floor(n * h), 2), n - 1)
+    else:
+        k, rule = check_int(k, "k", low=2, high=n - 1), "given"
+        h = k / n
     gamma = float(kernel_curve(x, np.array([h]), a=a)[0])
-    k = max(math.floor(x.size * h), 1)
-    return estimate(gamma, k, math.sqrt(kernel_variance(abs(gamma), a=a) / k))
+    if not math.isfinite(gamma):
+        raise ValueError(f"kernel needs distinct values among the top k={k}; the estimate is undefined ({gamma})")
+    res = estimate_at_k(x, k, gamma, math.sqrt(kernel_variance(abs(gamma), a=a) / k), rule)
+    res.details.update(h=h, a=a)
+    return res

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from sparsity._array_api import to_numpy
 from sparsity._input import flat_magnitudes, raise_if_nonfinite
 
-__all__ = ["MIN_NONZERO", "Magnitudes", "sorted_nonzero_magnitudes"]
+__all__ = ["MIN_NONZERO", "Magnitudes", "data_seed", "sorted_nonzero_magnitudes"]
 
 MIN_NONZERO = 10
 """Fewest nonzero magnitudes :func:`sparsity.fit_tail` accepts (every method)."""
@@ -82,3 +83,21 @@ def sorted_nonzero_magnitudes(x: Any, name: str = "x", *, min_nonzero: int = MIN
     if values[0] == values[-1]:
         raise ValueError(f"{name} magnitudes are all equal ({values[0]!r}); a tail index is undefined")
     return Magnitudes(values, n_zero, xp)
+
+
+def data_seed(values: np.ndarray) -> np.random.SeedSequence:
+    """A seed that is a function of the magnitudes alone: BLAKE2b of their bytes, with their count.
+
+    ``values`` are the ascending float64 magnitudes of :func:`sorted_nonzero_magnitudes`, so the seed does not
+    depend on the layout, the signs, the order or the zeros of the input, nor on any suite or global seed:
+    a bootstrap seeded with it makes the fit a deterministic function of the data.
+
+    Examples
+    --------
+    >>> x = np.array([3.0, 1.0, 2.0])
+    >>> data_seed(np.sort(x)).entropy == data_seed(np.array([1.0, 2.0, 3.0])).entropy
+    True
+    """
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    digest = hashlib.blake2b(v.tobytes(), digest_size=16, person=b"sparsity-tails").digest()
+    return np.random.SeedSequence([int.from_bytes(digest, "little"), v.size])

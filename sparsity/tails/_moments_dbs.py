@@ -1,7 +1,8 @@
 """The moments estimator with its own double-bootstrap k, and Pickands with a bootstrap k rule of its own.
 
 Pure functions over **ascending**-sorted, positive float64 magnitudes ``x`` (as the other private estimators of
-:mod:`sparsity.tails`); they return a :class:`TailIndexEstimate`. Notation: ``X_(1) >= ... >= X_(n)`` the
+:mod:`sparsity.tails`); they return the :class:`~sparsity.tails._estimate.TailEstimate` of every method body
+(``details``: ``k``, ``gamma``, ``gamma_se``, ``k_rule``). Notation: ``X_(1) >= ... >= X_(n)`` the
 descending order statistics, ``M_j(k) = (1/k) sum_{i<=k} (log X_(i) - log X_(k+1))**j``.
 
 - Moments (Dekkers, Einmahl & de Haan 1989): ``gamma = M_1 + 1 - (1/2) / (1 - M_1**2 / M_2)``; for gamma > 0
@@ -35,12 +36,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 
+from sparsity._checks import check_int
+from sparsity.tails._estimate import TailEstimate
+from sparsity.tails._estimators import estimate_at_k
+
 __all__ = [
-    "TailIndexEstimate",
     "boot_sizes",
     "moments_curves",
     "moments_dbs",
@@ -53,38 +56,13 @@ __all__ = [
 _K_FLOOR = 10
 _BATCH = 1 << 20
 """Bootstrap resamples are processed in batches of about this many values."""
+_MIN_BOOT = 12
+"""Smallest second resample size ``n2`` for a bootstrap k rule; below it (n < ~25) ``k = max(sqrt(n), 10)``."""
 
 
-class TailIndexEstimate(NamedTuple):
-    """A tail-index estimate at one k.
-
-    Attributes
-    ----------
-    gamma : float
-        Extreme-value index estimate, ``1 / alpha`` (may be <= 0: no heavy tail at this k).
-    alpha : float
-        Survival tail index ``1 / gamma``; NaN when ``gamma <= 0``.
-    k : int
-        Number of upper order statistics used.
-    se : float
-        Asymptotic standard error of ``alpha`` (delta method, ``se_gamma / gamma**2``); NaN when gamma <= 0.
-    se_gamma : float
-        Asymptotic standard error of ``gamma``.
-    """
-
-    gamma: float
-    alpha: float
-    k: int
-    se: float
-    se_gamma: float
-
-
-def estimate(gamma: float, k: int, se_gamma: float) -> TailIndexEstimate:
-    """Package ``gamma`` and its standard error as a :class:`TailIndexEstimate`."""
-    ok = gamma > 0 and math.isfinite(gamma)
-    return TailIndexEstimate(
-        float(gamma), 1.0 / gamma if ok else math.nan, int(k), se_gamma / gamma**2 if ok else math.nan, se_gamma
-    )
+def _small_sample_k(n: int, kmax: int) -> int:
+    """The k of :func:`sparsity.tails._estimators.double_bootstrap_k` when the sample is too small to resample."""
+    return max(1, min(max(math.isqrt(n), _K_FLOOR), kmax))
 
 
 def boot_sizes(n: int, t: float = 0.5) -> tuple[int, int]:
@@ -205,6 +183,8 @@ def moments_dbs_k(
     """
     n = x.size
     n1, n2 = boot_sizes(n, t)
+    if n2 < _MIN_BOOT:
+        return _small_sample_k(n, n - 1)
     d1 = _boot_mean_curve(x, n1, n_boot, rng, _moments_aux)
     d2 = _boot_mean_curve(x, n2, n_boot, rng, _moments_aux)
     k1, k2 = _argmin_k(d1, n1, eps_stop, 2), _argmin_k(d2, n2, eps_stop, 2)
@@ -218,18 +198,25 @@ def moments_dbs_k(
     return int(min(max(round(k), _K_FLOOR), n - 1)) if math.isfinite(k) else min(_K_FLOOR, n - 1)
 
 
-def moments_dbs(
-    x: np.ndarray, *, k: int | None = None, n_boot: int = 100, rng: np.random.Generator
-) -> TailIndexEstimate:
+def moments_dbs(x: np.ndarray, *, k: int | None = None, n_boot: int = 100, rng: np.random.Generator) -> TailEstimate:
     """Moments estimator at ``k`` (default: its own double-bootstrap k, :func:`moments_dbs_k`).
 
     ``se_gamma = sqrt((1 + gamma**2) / k)`` (the gamma > 0 asymptotic variance of Dekkers et al.).
     """
     if k is None:
-        k = moments_dbs_k(x, n_boot=n_boot, rng=rng)
+        k, rule = moments_dbs_k(x, n_boot=n_boot, rng=rng), "moments_dbs"
+    else:
+        k, rule = check_int(k, "k", low=1, high=x.size - 1), "given"
     ld = np.log(x[::-1])
-    gamma = _moments_gamma(ld - ld[0], k)
-    return estimate(gamma, k, math.sqrt((1.0 + gamma * gamma) / k))
+    t = ld[:k] - ld[k]
+    m1, m2 = float(np.mean(t)), float(np.mean(t * t))
+    if m2 <= 0 or m1 * m1 >= m2:
+        raise ValueError(
+            f"moments needs top-k log-spacings with positive variance; with k={k} they are constant "
+            f"(M1={m1!r}, M2={m2!r}): choose another k"
+        )
+    gamma = m1 + 1.0 - 0.5 / (1.0 - m1 * m1 / m2)
+    return estimate_at_k(x, k, gamma, math.sqrt((1.0 + gamma * gamma) / k), rule)
 
 
 def _pickands_curve(d: np.ndarray) -> np.ndarray:
@@ -255,8 +242,10 @@ def pickands_k(
 ) -> int:
     """Bootstrap k of Pickands' estimator (module docstring), in ``[1, n // 4]``."""
     n = x.size
-    pilot = moments_dbs(x, n_boot=n_boot, rng=rng).gamma
     n1, n2 = boot_sizes(n, t)
+    if n2 < 4 * _MIN_BOOT:
+        return _small_sample_k(n, n // 4)
+    pilot = moments_dbs(x, n_boot=n_boot, rng=rng).details["gamma"]
 
     def sq_err(ld: np.ndarray) -> np.ndarray:
         return (_pickands_curve(np.exp(ld)) - pilot) ** 2
@@ -269,18 +258,20 @@ def pickands_k(
 
 def pickands_with_k(
     x: np.ndarray, *, k: int | None = None, n_boot: int = 100, rng: np.random.Generator
-) -> TailIndexEstimate:
+) -> TailEstimate:
     """Pickands' estimator at ``k`` (default :func:`pickands_k`).
 
     Needs ``4 k <= n`` and no ties among ``X_(k) > X_(2k) > X_(4k)``.
     """
     if k is None:
-        k = pickands_k(x, n_boot=n_boot, rng=rng)
-    if not 1 <= k <= x.size // 4:
-        raise ValueError(f"k must be in [1, n // 4] = [1, {x.size // 4}] for pickands; got {k}")
+        k, rule = pickands_k(x, n_boot=n_boot, rng=rng), "pickands_bootstrap"
+    else:
+        k, rule = check_int(k, "k", low=1, high=x.size // 4), "given"  # 4k <= n
     d = x[::-1]
     a, b, c = d[k - 1], d[2 * k - 1], d[4 * k - 1]
     if not a > b > c:
-        raise ValueError(f"pickands needs X_(k) > X_(2k) > X_(4k); with k={k} they are {a!r}, {b!r}, {c!r}")
+        raise ValueError(
+            f"pickands needs X_(k) > X_(2k) > X_(4k); with k={k} they are {a!r}, {b!r}, {c!r} (ties): choose another k"
+        )
     gamma = math.log((a - b) / (b - c)) / math.log(2.0)
-    return estimate(gamma, k, pickands_se(gamma, k))
+    return estimate_at_k(x, k, gamma, pickands_se(gamma, k), rule)
