@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.linalg
 
 import sparsity as sp
-from sparsity.linalg import _gram
+from sparsity import _threads
+from sparsity.linalg import _gram, _svd
 
 EPS64 = np.finfo(np.float64).eps
 
@@ -58,36 +60,28 @@ def test_large_matrices_take_the_all_threads_path(monkeypatch):
     np.testing.assert_allclose(alone, small_path, rtol=0, atol=2 * (400 + 100) * EPS64 * small_path[-1])
 
 
-def test_analyze_weights_rows_equal_analyze_matrix(monkeypatch):
-    # analyze_weights batches the small matrices' spectra (flushing every few tensors here); every row must be
-    # exactly the row analyze_matrix gives for the same tensor alone.
-    import sparsity.layers._analyze as lm
-    import sparsity.layers._row_pipeline as rp
-
-    monkeypatch.setattr(lm, "_PENDING_BYTES", 300_000)
-    batches = []
-    original = rp.gram_eigenvalues_many
-    monkeypatch.setattr(rp, "gram_eigenvalues_many", lambda mats: batches.append(len(mats)) or original(mats))
+def test_analyze_weights_rows_equal_analyze_matrix():
+    # analyze_weights analyses one tensor after another; every row must be exactly (bitwise) the row
+    # analyze_matrix gives for the same tensor alone, entry columns included
     rng = np.random.default_rng(2)
     tensors = {
         "a": rng.standard_t(2.5, (300, 120)),
         "b": rng.standard_normal((64, 256)).astype(np.float32),
-        "conv": rng.standard_normal((32, 16, 3, 3)),
+        "conv": rng.standard_normal((32, 16, 3, 3)),  # 9 small matrices solved together on threads
         "c": sp.synthetic.levy_matrix(1.5, 400, 200, rng=3),
         "zero": np.zeros((40, 30)),
+        "tiny": np.ones((2, 1)),
         "d": rng.standard_t(4.0, (120, 120)),
     }
-    df = sp.analyze_weights(tensors, entries=False)
-    batches, weights_batches = [], list(batches)
+    df = sp.analyze_weights(tensors, entry_top=500)
+    assert list(df["name"]) == list(tensors)
     for name, W in tensors.items():
         row = df[df["name"] == name].iloc[0]
-        one = sp.analyze_matrix(W, entries=False)
-        for key in ("alpha_ww", "xmin", "D", "lambda_max", "norm", "sv_min", "measured_rank_decay", "num_spikes"):
-            a, b = row[key], one[key]
-            assert (a == b) or (np.isnan(a) and np.isnan(b)), (name, key, a, b)
-        assert row["status"] == one["status"]
-    assert max(weights_batches) > 9  # found in batches (the conv kernel alone has 9 matrices)
-    assert sum(weights_batches) == 2 + 9 + 2  # a, b, the 3x3 conv slices, c and d (zero has no matrices)
+        one = sp.analyze_matrix(W, entry_top=500)
+        for key, b in one.items():
+            a = row[key]
+            assert (a == b) or (a is pd.NA and b is None) or (np.isnan(a) and np.isnan(b)), (name, key, a, b)
+    assert "too few for entry metrics" in df[df["name"] == "tiny"].iloc[0]["reason"]
 
 
 def test_one_column_and_one_row_matrices():
@@ -149,22 +143,20 @@ def test_concurrent_callers_restore_blas_threads():
     assert [d["num_threads"] for d in threadpool_info()] == before
 
 
-def _fail_batches_holding(monkeypatch, shape):
-    """Make every batch of Gram spectra that holds a matrix of this shape fail, as LAPACK would."""
-    import sparsity.layers._row_pipeline as rp
-
-    original = rp.gram_eigenvalues_many
+def _fail_eigensolves_of(monkeypatch, shape):
+    """Make every Gram eigensolve that holds a matrix of this shape fail, as LAPACK would."""
+    original = _svd.gram_eigenvalues_many
 
     def flaky(mats):
         if any(A.shape == shape for A in mats):
             raise np.linalg.LinAlgError("eigenvalues did not converge")
         return original(mats)
 
-    monkeypatch.setattr(rp, "gram_eigenvalues_many", flaky)
+    monkeypatch.setattr(_svd, "gram_eigenvalues_many", flaky)
 
 
-def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
-    _fail_batches_holding(monkeypatch, (77, 33))
+def test_a_failing_eigensolve_fails_only_its_tensor(monkeypatch):
+    _fail_eigensolves_of(monkeypatch, (77, 33))
     rng = np.random.default_rng(5)
     tensors = {
         "ok1": rng.standard_normal((50, 30)),
@@ -174,8 +166,11 @@ def test_a_failing_batch_fails_only_its_tensor(monkeypatch):
     df = sp.analyze_weights(tensors, entries=False)
     assert list(df["status"]) == ["ok", "failed", "ok"]
     assert "did not converge" in df.loc[1, "reason"]
-    with pytest.raises(ValueError, match="tensor 'bad'"):
+    # the identity columns are kept, as integers
+    assert (df.loc[1, "N"], df.loc[1, "M"], df.loc[1, "rf"]) == (77, 33, 1) and df["N"].dtype == "Int64"
+    with pytest.raises(np.linalg.LinAlgError, match="tensor 'bad'") as info:  # the error type is kept
         sp.analyze_weights(tensors, entries=False, errors="raise")
+    assert str(info.value) == "eigenvalues did not converge"  # the tensor is named in a note
 
 
 def test_overflowing_spectrum_gives_a_failed_row_with_the_reason():
@@ -184,56 +179,17 @@ def test_overflowing_spectrum_gives_a_failed_row_with_the_reason():
     assert row["status"] == "failed" and "overflows float64" in row["reason"]
 
 
-def test_failed_batch_row_keeps_identity_columns_and_error_type(monkeypatch):
-    import sparsity.layers._row_pipeline as rp
-
-    def broken(mats):
-        raise np.linalg.LinAlgError("eigenvalues did not converge")
-
-    monkeypatch.setattr(rp, "gram_eigenvalues_many", broken)
-    df = sp.analyze_weights({"w": np.ones((12, 10))}, entries=False)
-    assert (df.loc[0, "N"], df.loc[0, "M"], df.loc[0, "rf"], df.loc[0, "status"]) == (12, 10, 1, "failed")
-    with pytest.raises(np.linalg.LinAlgError, match="tensor 'w'"):
-        sp.analyze_weights({"w": np.ones((12, 10))}, entries=False, errors="raise")
-
-
 def test_lock_is_fresh_in_a_forked_child():
     import os
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
-    with _gram._BLAS_LOCK:
+    with _threads._LOCK:
         pid = os.fork()
         if pid == 0:  # child: the inherited lock was held by the parent's thread; a new one must be free
-            os._exit(0 if _gram._BLAS_LOCK.acquire(timeout=5) else 1)
+            os._exit(0 if _threads._LOCK.acquire(timeout=5) else 1)
         _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
-
-
-def test_analyze_weights_entry_columns_from_the_worker_equal_analyze_matrix(monkeypatch):
-    # entry fits run on worker threads while later tensors are read and spectra are found; rows come out in
-    # order and equal analyze_matrix's, with a large-path tensor, a tiny one and several flushes in between
-    import sparsity.layers._analyze as lm
-
-    monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
-    monkeypatch.setattr(_gram, "SMALL_BYTES", 8 * 250 * 80)
-    rng = np.random.default_rng(5)
-    tensors = {
-        "a": rng.standard_t(2.5, (300, 80)),  # large path here
-        "b": rng.standard_normal((64, 200)).astype(np.float32),
-        "tiny": np.ones((2, 1)),
-        "c": rng.standard_t(1.5, (120, 90)),
-        "d": rng.pareto(3.0, (50, 40)),
-    }
-    df = sp.analyze_weights(tensors, entry_top=500)
-    assert list(df["name"]) == list(tensors)
-    for name, W in tensors.items():
-        row = df[df["name"] == name].iloc[0]
-        one = sp.analyze_matrix(W, entry_top=500)
-        for key in (*lm.ENTRY_KEYS, "alpha_ww", "reason", "status"):
-            a, b = row[key], one[key]
-            assert (a == b) or (isinstance(a, float) and np.isnan(a) and np.isnan(b)), (name, key, a, b)
-    assert "too few for entry metrics" in df[df["name"] == "tiny"].iloc[0]["reason"]
 
 
 def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
@@ -252,19 +208,17 @@ def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
     df = sp.analyze_weights(tensors)
     assert list(df["status"]) == ["ok", "failed", "ok"]
     assert df.iloc[1]["reason"] == "boom" and df.iloc[1]["N"] == 77
-    with pytest.raises(ValueError, match="tensor 'bad': boom"):
+    with pytest.raises(ValueError, match="boom") as info:
         sp.analyze_weights(tensors, errors="raise")
+    assert info.value.__notes__ == ["while analysing tensor 'bad'"]  # the original error, with a note
 
 
-def test_errors_raise_reports_the_first_failing_tensor_across_groups(monkeypatch):
-    # tensor 1's spectrum fails in a batch still in flight when tensor 2 fails while being read: the error
-    # raised is tensor 1's (the reading order), and no thread is left behind
-    import threading
-
+def test_errors_raise_reports_the_first_failing_tensor(monkeypatch):
+    # tensor 1's spectrum fails and tensor 2 cannot even be read: the error raised is tensor 1's (reading order);
+    # an error that is not a data error (a bug) is never turned into a row
     import sparsity.layers._analyze as lm
 
-    monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
-    _fail_batches_holding(monkeypatch, (77, 33))
+    _fail_eigensolves_of(monkeypatch, (77, 33))
     rng = np.random.default_rng(7)
     nan = rng.standard_normal((40, 30))
     nan[0, 0] = np.nan
@@ -274,16 +228,43 @@ def test_errors_raise_reports_the_first_failing_tensor_across_groups(monkeypatch
         "t2": nan,
         "t3": rng.standard_t(3.0, (50, 30)),
     }
-    threads = threading.active_count()
     with pytest.raises(np.linalg.LinAlgError, match="tensor 't1'"):
         sp.analyze_weights(source, entries=False, errors="raise")
     df = sp.analyze_weights(source, errors="row")
     assert list(df["status"]) == ["ok", "failed", "failed", "ok"]
+    assert df.loc[2, "shape"] == (40, 30) and df.loc[2, "N"] is pd.NA  # failed before its matrices were known
 
-    def boom(rec, evals, min_evals):
+    def boom(*args, **kwargs):
         raise RuntimeError("not caught by errors='row'")
 
-    monkeypatch.setattr(lm, "_finish", boom)
+    monkeypatch.setattr(lm, "_analyze_row", boom)
     with pytest.raises(RuntimeError):
         sp.analyze_weights(source)
-    assert threading.active_count() == threads
+
+
+def test_blas_limit_is_scoped_to_our_calls(monkeypatch):
+    # One BLAS thread only while our small eigenproblems run, never while the caller's source yields tensors
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen_inside, seen_outside = [], []
+    original = _gram._small_gram_eigenvalues
+
+    def spy(A):
+        seen_inside.append(blas_threads())
+        return original(A)
+
+    monkeypatch.setattr(_gram, "_small_gram_eigenvalues", spy)
+    rng = np.random.default_rng(8)
+
+    def source():
+        for i in range(3):
+            seen_outside.append(blas_threads())
+            yield f"w{i}", rng.standard_normal((60, 40))
+
+    sp.analyze_weights(source(), entries=False)
+    assert seen_inside and all(set(t) == {1} for t in seen_inside)
+    assert seen_outside == [before] * 3 and blas_threads() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -93,3 +94,43 @@ def test_the_gil_is_released_during_the_call():
     finally:
         sys.setswitchinterval(old)
     assert count > 100
+
+
+def test_signature_check():
+    from scipy.linalg import cython_lapack
+
+    from sparsity.linalg import _lapack
+
+    real = _lapack._CAPSULE_NAME(cython_lapack.__pyx_capi__["dsterf"])
+    assert _lapack._signature_matches("dsterf", real)
+    assert not _lapack._signature_matches("dsterf", b"void (int *, int *, double *, int *)")
+    assert not _lapack._signature_matches("dsterf", real.replace(b"int *", b"int64_t *"))  # 64-bit LAPACK ints
+
+
+@pytest.mark.parametrize("n", [2, 64, 300])
+def test_falls_back_to_the_f2py_wrappers_with_a_warning(monkeypatch, n):
+    # A SciPy whose pointer signatures differ from the declared ones: warn once, then the f2py wrappers, which
+    # run the same LAPACK routines with the same workspace, so the eigenvalues are bitwise the same.
+    from sparsity.linalg import _lapack
+
+    G = _gram(n, n + 1)
+    pointers = eigvalsh_upper(G.copy(order="F"))
+    assert _lapack.uses_pointers()
+    monkeypatch.setattr(_lapack, "_ROUTE", {})
+    monkeypatch.setattr(_lapack, "_signature_matches", lambda name, signature: False)
+    with pytest.warns(RuntimeWarning, match="using SciPy's f2py LAPACK wrappers instead"):
+        fallback = eigvalsh_upper(G.copy(order="F"))
+    np.testing.assert_array_equal(fallback, pointers)
+    assert not _lapack.uses_pointers()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the warning comes once, not at every call
+        np.testing.assert_array_equal(eigvalsh_upper(G.copy(order="F")), pointers)
+
+
+def test_fallback_reports_lapack_errors(monkeypatch):
+    from sparsity.linalg import _lapack
+
+    monkeypatch.setattr(_lapack, "_ROUTE", {"pointers": None})
+    monkeypatch.setattr(_lapack.lapack, "dsterf", lambda d, e, **kw: (d, 3))
+    with pytest.raises(np.linalg.LinAlgError, match="LAPACK info = 3"):
+        eigvalsh_upper(_gram(4, 0))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sparsity as sp
 from sparsity import synthetic
 from sparsity._array_api import to_numpy
+from sparsity.layers import ConvConvention
 from sparsity.layers._mp import mp_edges, mp_median
+from sparsity.layers._rows import COLUMNS, ROW_KEYS
 
 # ------------------------------------------------------------------------------------- Marchenko-Pastur
 
@@ -180,8 +185,25 @@ def test_conv_conventions():
     assert fl["lambda_max"] == pytest.approx(np.linalg.norm(T.reshape(32, -1), 2) ** 2, rel=1e-12)
     c1 = sp.analyze_matrix(rng.standard_normal((20, 10, 5)), entries=False)
     assert (c1["rf"], c1["num_evals"]) == (5, 50)
-    with pytest.raises(ValueError, match="conv must be 'slices' or 'flatten'; got 'fft'"):
+    with pytest.raises(ValueError, match=r"conv must be one of \['slices', 'flatten'\]; got 'fft'"):
         sp.analyze_matrix(T, conv="fft")
+    # the convention object is the same thing as its mode string
+    assert sp.analyze_matrix(T, conv=ConvConvention("flatten"), entries=False)["alpha_ww"] == fl["alpha_ww"]
+
+
+def test_the_suite_and_analyze_share_one_conv_convention():
+    # The suite analyses a conv kernel as its (out, in * K) matrix (SUITE_CONV, "flatten"); analyze_* default to
+    # the slices. With the suite's convention analyze_matrix sees exactly the suite's matrix (bitwise alpha_ww).
+    from sparsity.harness.cases import SUITE_CONV, _as_matrix
+
+    T = np.random.default_rng(31).standard_t(3.0, (24, 8, 3, 3))
+    assert SUITE_CONV == ConvConvention("flatten")
+    suite_matrix = _as_matrix(T, None)
+    np.testing.assert_array_equal(suite_matrix, T.reshape(24, 72))
+    assert sp.analyze_matrix(T, conv=SUITE_CONV)["alpha_ww"] == sp.analyze_matrix(suite_matrix)["alpha_ww"]
+    assert sp.analyze_matrix(T)["rf"] == 9 and sp.analyze_matrix(T)["num_evals"] == 9 * 8  # slices by default
+    with pytest.raises(ValueError, match="conv must be one of"):
+        ConvConvention("im2col")
 
 
 def test_small_zero_and_degenerate_matrices_give_rows_with_reasons():
@@ -193,9 +215,15 @@ def test_small_zero_and_degenerate_matrices_give_rows_with_reasons():
     Q, _ = np.linalg.qr(np.random.default_rng(27).standard_normal((50, 20)))
     orth = sp.analyze_matrix(Q, entries=False)  # all singular values 1: no tail to fit
     assert orth["status"] == "failed" and "ESD fit failed" in orth["reason"]
+    # no tail index, no verdict: compressible is missing (None), not False; counts of the failed fit too
+    for row in (small, zero, orth):
+        assert row["compressible"] is None and row["num_pl_spikes"] is None
+    assert zero["entry_compressible"] is None and "entry tail fit failed" in zero["reason"]
+    assert small["entry_compressible"] is False  # 15 entries still have a tail fit
+    assert orth["num_evals"] == 20 and orth["matrix_rank"] == 20
     with pytest.raises(ValueError, match="min_evals must be an integer >= 10; got 3"):
         sp.analyze_matrix(Q, min_evals=3)
-    with pytest.raises(ValueError, match="W must have 2 to any dimensions"):
+    with pytest.raises(ValueError, match=r"W must have (at least 2|2 to any) dimensions"):
         sp.analyze_matrix(np.ones(5))
 
 
@@ -220,7 +248,7 @@ def test_analyze_weights_sources_and_errors(tmp_path):
     bad = {"ok": tensors["fc.weight"], "nan": np.full((20, 20), np.nan)}
     rows = sp.analyze_weights(bad, entries=False)
     assert list(rows["status"]) == ["ok", "failed"] and "finite" in rows["reason"].iloc[1]
-    with pytest.raises(ValueError, match="tensor 'nan' must be finite"):
+    with pytest.raises(ValueError, match=r"tensor 'nan' must .*finite"):
         sp.analyze_weights(bad, errors="raise")
     with pytest.raises(TypeError, match="source must be a mapping"):
         sp.analyze_weights(3)
@@ -235,11 +263,8 @@ def test_analyze_matrix_backends(xp):
         assert b[key] == pytest.approx(a[key], rel=1e-9)
 
 
-def test_analyze_weights_backends(xp, monkeypatch):
-    # non-NumPy tensors take the per-tensor spectrum path through the row pipeline (groups of 2 here)
-    import sparsity.layers._analyze as lm
-
-    monkeypatch.setattr(lm, "_PENDING_TENSORS", 2)
+def test_analyze_weights_backends(xp):
+    # non-NumPy tensors take the namespace's own eigensolver
     rng = np.random.default_rng(30)
     tensors = {f"w{i}": rng.standard_t(3, (60 + 10 * i, 40)) for i in range(5)}
     a = sp.analyze_weights(tensors)
@@ -247,3 +272,61 @@ def test_analyze_weights_backends(xp, monkeypatch):
     assert list(b["name"]) == list(a["name"]) and list(b["status"]) == ["ok"] * 5
     for key in ("alpha_ww", "xmin", "num_spikes", "measured_rank_decay", "entry_alpha", "entry_measured_decay"):
         np.testing.assert_allclose(b[key].to_numpy(float), a[key].to_numpy(float), rtol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------- typed rows
+
+
+EXPECTED_COLUMNS = (
+    "layer_id name shape N M rf num_evals alpha_ww xmin xmax D sigma num_pl_spikes alpha_weighted log_alpha_norm "
+    "norm log_norm spectral_norm log_spectral_norm lambda_max sv_max sv_min stable_rank matrix_rank entropy sigma_mp "
+    "bulk_min bulk_max num_spikes mp_softrank sv_tail_index predicted_rank_decay measured_rank_decay rank_decay_r2 "
+    "compressible entry_alpha entry_xmin entry_n_tail entry_D entry_predicted_decay entry_measured_decay "
+    "entry_decay_r2 entry_compressible status reason"
+).split()
+"""The published column order (the dataclass fields must produce exactly this)."""
+INTEGER_COLUMNS = [
+    "layer_id",
+    "N",
+    "M",
+    "rf",
+    "num_evals",
+    "num_pl_spikes",
+    "matrix_rank",
+    "num_spikes",
+    "entry_n_tail",
+]
+
+
+def test_rows_have_the_published_columns_in_order():
+    assert list(COLUMNS) == EXPECTED_COLUMNS
+    row = sp.analyze_matrix(np.random.default_rng(32).standard_normal((40, 20)))
+    assert tuple(row) == ROW_KEYS == tuple(EXPECTED_COLUMNS[2:])
+
+
+def test_counts_stay_integers_and_compressible_is_missing_without_a_fit(tmp_path):
+    rng = np.random.default_rng(33)
+    nan = rng.standard_normal((30, 20))
+    nan[1, 1] = np.nan
+    tensors = {
+        "ok": rng.standard_t(1.5, (256, 64)),
+        "nan": nan,  # failed before its matrices are known
+        "small": rng.standard_normal((6, 3)),  # skipped: too few eigenvalues for a fit
+        "flat": np.linalg.qr(rng.standard_normal((50, 20)))[0],  # failed ESD fit (a flat spectrum)
+        "zero": np.zeros((20, 10)),  # skipped, and no entry tail either
+    }
+    df = sp.analyze_weights(tensors)
+    assert list(df["status"]) == ["ok", "failed", "skipped", "failed", "skipped"]
+    for col in INTEGER_COLUMNS:
+        assert df[col].dtype == "Int64", col
+    assert df["compressible"].dtype == "boolean" and df["entry_compressible"].dtype == "boolean"
+    assert df.loc[0, "N"] == 256 and df.loc[0, "num_evals"] == 64 and df.loc[2, "num_evals"] == 3
+    assert df.loc[1, "N"] is pd.NA and df.loc[2, "num_pl_spikes"] is pd.NA
+    # three-valued: a heavy tail (Student t, 1.5 degrees of freedom) is compressible, no fit is no verdict
+    assert bool(df.loc[0, "compressible"]) is True
+    assert [df.loc[i, "compressible"] is pd.NA for i in range(5)] == [False, True, True, True, True]
+    assert [df.loc[i, "entry_compressible"] is pd.NA for i in range(5)] == [False, True, False, False, True]
+    assert int(df["compressible"].sum()) == 1 and int(df["compressible"].isna().sum()) == 4
+    header, ok, failed = list(csv.reader(io.StringIO(df.to_csv(index=False))))[:3]
+    assert header[3:6] == ["N", "M", "rf"]
+    assert ok[3:6] == ["256", "64", "1"] and failed[3:6] == ["", "", ""]  # integers, not 256.0 / NaN

@@ -55,7 +55,7 @@ _CHILD = textwrap.dedent(
     import numpy as np
     path, mode = sys.argv[1], sys.argv[2]
     from sparsity.weights import load_weights
-    from sparsity.linalg._api import analyze_weights
+    from sparsity.layers import analyze_weights
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     if mode == "floor":

@@ -1,8 +1,9 @@
 """Entry columns of the layer metrics: tail index and best-k decay of a tensor's entry magnitudes (private).
 
-:func:`entry_magnitudes` needs the tensor (any backend) and keeps only host copies of its largest
-magnitudes and a few sums; :func:`entry_columns` computes the columns from those alone (host NumPy), so it
-can run on a worker thread after the tensor is released. Column meanings: :mod:`sparsity.layers._analyze`.
+:func:`entry_magnitudes` is the only part that touches the tensor (any backend, on its device): a partial sort
+that keeps host copies of the largest magnitudes and a few sums; :func:`entry_columns` computes the typed
+:class:`~sparsity.layers._rows.EntryColumns` from those alone (host NumPy). Column meanings:
+:mod:`sparsity.layers._analyze`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ from typing import Any
 import numpy as np
 
 from sparsity.curves import decay_grid, default_decay_window, loglog_fit, power_sum, predicted_decay_exponent, split_top
+from sparsity.layers._rows import ENTRY_KEYS, EntryColumns, is_compressible
 from sparsity.linalg._svd import host_float64
 from sparsity.tails._csn import CsnResult, csn_fit
 from sparsity.tails._fit import fit_tail
 
 __all__ = ["ENTRY_KEYS", "entry_columns", "entry_magnitudes"]
 
-_NAN = math.nan
-
 
 def _decay_fit(curve_at: Any, lo: int, hi: int) -> tuple[float, float]:
     """:func:`sparsity.decay_exponent`'s grid and fit, from ``curve_at(ks)`` (the errors at those k)."""
-
     ks = decay_grid(lo, hi)
     e = curve_at(ks)
     pos = np.flatnonzero(e <= 0)
@@ -34,12 +33,6 @@ def _decay_fit(curve_at: Any, lo: int, hi: int) -> tuple[float, float]:
         raise ValueError("too sparse for a decay fit: fewer than 3 nonzero best-k errors in the window")
     fit = loglog_fit(ks, e)
     return fit.exponent, fit.r2
-
-
-ENTRY_KEYS = (
-    "entry_alpha", "entry_xmin", "entry_n_tail", "entry_D", "entry_predicted_decay", "entry_measured_decay",
-    "entry_decay_r2", "entry_compressible",
-)  # fmt: skip
 
 
 def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]:
@@ -67,14 +60,14 @@ _PARTITION_FACTOR = 4
 
 
 def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
-    """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened once (to
-    ``top.size``) if the chosen tail holds more than half of the window. Returns the fit (``alpha``, ``xmin``,
-    ``n_tail``, ``ks_distance``) and the final window.
+    """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened once if needed.
+
+    The window widens to ``top.size`` if the chosen tail holds more than half of it. Returns the fit
+    (``alpha``, ``xmin``, ``n_tail``, ``ks_distance``) and the final window.
 
     The widened fit is :func:`sparsity.fit_tail` on the wider window; it reuses the first fit (whose
     candidates keep their tails, alphas and KS distances) and scans only the new candidates.
     """
-
     window = top[:K]
     tf = fit_tail(window[window > 0])
     if tf.n_tail <= K // 2 or K >= top.size:
@@ -85,9 +78,11 @@ def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
 
 
 def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ...] | None:
-    """The part of the entry columns that needs ``W``: its largest magnitudes (a partial sort) and the sums
-    that :func:`entry_columns` needs; None for fewer than 4 entries."""
+    """The part of the entry columns that needs ``W``.
 
+    Its largest magnitudes (a partial sort) and the sums that :func:`entry_columns` needs; None for fewer
+    than 4 entries.
+    """
     n = math.prod(int(d) for d in W.shape)
     if n < 4:
         return None
@@ -97,13 +92,12 @@ def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ..
     return top, rest_ss, n, K, lo, hi
 
 
-def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[dict[str, Any], list[str]]:
-    """Entry columns from :func:`entry_magnitudes` (host NumPy only: may run on a worker thread)."""
-
-    row: dict[str, Any] = dict.fromkeys(ENTRY_KEYS, _NAN)
+def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[EntryColumns, list[str]]:
+    """Entry columns from :func:`entry_magnitudes` (host NumPy only), and the reasons for missing ones."""
+    row: dict[str, Any] = {}
     reasons: list[str] = []
     if mags is None:
-        return row, [f"{size} entries: too few for entry metrics"]
+        return EntryColumns(), [f"{size} entries: too few for entry metrics"]
     top, rest_ss, n, K, lo, hi = mags
     scale = float(top[0]) if top[0] > 0 else 1.0
     t2 = (top / scale) ** 2
@@ -134,6 +128,6 @@ def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[dict[str, An
             entry_n_tail=tf.n_tail,
             entry_D=tf.ks_distance,
             entry_predicted_decay=predicted_decay_exponent(tf.alpha, 2.0),
-            entry_compressible=bool(tf.alpha < 2.0),
+            entry_compressible=is_compressible(tf.alpha),
         )
-    return row, reasons
+    return EntryColumns(**row), reasons

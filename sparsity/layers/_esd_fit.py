@@ -59,7 +59,6 @@ def numerical_zero_tolerance(lam_max: float, big: int) -> float:
 
 def esd_fit_body(lam: np.ndarray, big: int, *, xmin: float | None = None) -> EsdFit:
     """Fit host float64 eigenvalues ``lam`` (any order) of matrices whose larger side is ``big``."""
-
     lam_max = float(np.max(lam))
     x = lam[lam > numerical_zero_tolerance(lam_max, big)]
     if x.size and float(np.min(x)) >= lam_max * (1.0 - _FLAT_RTOL):

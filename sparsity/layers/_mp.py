@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from scipy import integrate, optimize
 
-__all__ = ["TW1_Q99", "mp_edges", "mp_fit", "mp_median", "tw_threshold"]
+__all__ = ["TW1_Q99", "MpFit", "mp_edges", "mp_fit", "mp_median", "tw_threshold"]
 
 TW1_Q99 = 2.0234
 """99% quantile of the Tracy-Widom (beta = 1) law."""
@@ -69,22 +70,33 @@ def tw_threshold(n: int, m: int, sigma2: float, quantile: float = TW1_Q99) -> fl
     return sigma2 * (mu + quantile * s)
 
 
-def mp_fit(evals: np.ndarray, n: int, m: int) -> dict[str, float]:
-    """MP columns for the ``min(n, m)`` eigenvalues ``evals`` of one ``n x m`` matrix.
+class MpFit(NamedTuple):
+    """Marchenko-Pastur columns of one ESD (names as in the layer rows)."""
 
-    Returns ``sigma_mp`` (entry scale ``sqrt(sigma^2)``), ``bulk_min``, ``bulk_max``, ``num_spikes`` (above the
-    TW threshold) and ``mp_softrank = bulk_max / lambda_max``.
-    """
+    sigma_mp: float
+    """Entry scale ``sqrt(sigma^2)`` from the median match."""
+    bulk_min: float
+    """Lower bulk edge ``lambda_-``."""
+    bulk_max: float
+    """Upper bulk edge ``lambda_+``."""
+    num_spikes: int
+    """Eigenvalues above the Tracy-Widom 99% threshold."""
+    mp_softrank: float
+    """``bulk_max / lambda_max`` (NaN for an all-zero ESD)."""
+
+
+def mp_fit(evals: np.ndarray, n: int, m: int) -> MpFit:
+    """MP columns for the ``min(n, m)`` eigenvalues ``evals`` of one ``n x m`` matrix (see :class:`MpFit`)."""
     big, small = max(n, m), min(n, m)
     med = float(np.median(evals))
     sigma2 = med / (big * mp_median(small / big))
     lo, hi = mp_edges(big, small, sigma2)
     thr = tw_threshold(big, small, sigma2)
     lam_max = float(np.max(evals))
-    return {
-        "sigma_mp": math.sqrt(sigma2),
-        "bulk_min": lo,
-        "bulk_max": hi,
-        "num_spikes": int(np.count_nonzero(evals > thr)),
-        "mp_softrank": hi / lam_max if lam_max > 0 else math.nan,
-    }
+    return MpFit(
+        sigma_mp=math.sqrt(sigma2),
+        bulk_min=lo,
+        bulk_max=hi,
+        num_spikes=int(np.count_nonzero(evals > thr)),
+        mp_softrank=hi / lam_max if lam_max > 0 else math.nan,
+    )

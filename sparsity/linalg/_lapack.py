@@ -5,16 +5,22 @@ so Python threads cannot solve several small eigenproblems at once through them.
 exports the same LAPACK routines (SciPy's own BLAS/LAPACK build) as C function pointers; calling those through
 :mod:`ctypes` releases the GIL for the duration of the call. The routines and their arguments are exactly
 those of ``scipy.linalg.lapack.dsytrd`` / ``dsterf``, so the results are bitwise the same.
+
+The pointers are used only when their C signature (the capsule's name) is the one declared here (32-bit
+``int`` arguments). Otherwise (a SciPy built with 64-bit LAPACK integers, a renamed type) the module warns
+once and calls the f2py wrappers instead: the same LAPACK calls and bits, with the GIL held.
 """
 
 from __future__ import annotations
 
 import ctypes
+import warnings
 from typing import Any
 
 import numpy as np
+from scipy.linalg import cython_lapack, lapack
 
-__all__ = ["eigvalsh_upper"]
+__all__ = ["eigvalsh_upper", "uses_pointers"]
 
 _c_int_p = ctypes.POINTER(ctypes.c_int)
 _c_double_p = ctypes.POINTER(ctypes.c_double)
@@ -26,7 +32,8 @@ _SIGNATURES = {
     "dsterf": (_c_int_p, _c_double_p, _c_double_p, _c_int_p),
 }  # fmt: skip
 _C_NAMES = {ctypes.c_char_p: "char *", _c_int_p: "int *", _c_double_p: "d *"}
-_FUNCS: dict[str, Any] = {}
+_ROUTE: dict[str, Any] = {}
+"""``"pointers"``: ``{name: ctypes function}`` once checked, or None when the check failed (f2py route)."""
 _LWORK: dict[int, int] = {}
 # private prototypes of the capsule API (not ctypes.pythonapi's process-wide attributes)
 _CAPSULE_NAME = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
@@ -35,26 +42,44 @@ _CAPSULE_POINTER = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c
 )
 
 
-def _lapack(name: str) -> Any:
-    """The ctypes function for ``scipy.linalg.cython_lapack.<name>`` (built once).
+def _signature_matches(name: str, signature: bytes) -> bool:
+    """Whether the capsule signature of ``cython_lapack.<name>`` is the one declared in :data:`_SIGNATURES`."""
+    args = signature.decode().split("(", 1)[-1].rstrip(")").split(",")
+    expected = [_C_NAMES[t] for t in _SIGNATURES[name]]
+    got = [a.strip().replace("__pyx_t_5scipy_6linalg_13cython_lapack_d", "d") for a in args]
+    return signature.startswith(b"void (") and got == expected
 
-    The capsule's name is the C signature; it is checked against the one declared here (32-bit ``int``
-    arguments), so that a SciPy built otherwise fails loudly instead of corrupting memory.
+
+def _pointer_functions() -> dict[str, Any] | None:
+    """The ctypes functions for ``dsytrd`` and ``dsterf``, checked and built once.
+
+    None, after a warning, when a signature differs from the declared one (then :func:`eigvalsh_upper` uses the
+    f2py wrappers).
     """
-    f = _FUNCS.get(name)
-    if f is None:
-        from scipy.linalg import cython_lapack
-
+    if "pointers" in _ROUTE:
+        return _ROUTE["pointers"]
+    funcs: dict[str, Any] = {}
+    for name, argtypes in _SIGNATURES.items():
         capsule = cython_lapack.__pyx_capi__[name]
         signature = _CAPSULE_NAME(capsule)
-        args = signature.decode().split("(", 1)[1].rstrip(")").split(",")
-        expected = [_C_NAMES[t] for t in _SIGNATURES[name]]
-        got = [a.strip().replace("__pyx_t_5scipy_6linalg_13cython_lapack_d", "d") for a in args]
-        if not signature.startswith(b"void (") or got != expected:
-            raise RuntimeError(f"scipy.linalg.cython_lapack.{name} has signature {signature!r}; expected {expected}")
-        f = ctypes.CFUNCTYPE(None, *_SIGNATURES[name])(_CAPSULE_POINTER(capsule, signature))  # releases the GIL
-        _FUNCS[name] = f
-    return f
+        if not _signature_matches(name, signature):
+            warnings.warn(
+                f"scipy.linalg.cython_lapack.{name} has signature {signature!r}, not the declared "
+                f"{[_C_NAMES[t] for t in argtypes]}: using SciPy's f2py LAPACK wrappers instead (same results; "
+                "they hold the GIL, so batched Gram spectra run one at a time)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            _ROUTE["pointers"] = None
+            return None
+        funcs[name] = ctypes.CFUNCTYPE(None, *argtypes)(_CAPSULE_POINTER(capsule, signature))  # releases the GIL
+    _ROUTE["pointers"] = funcs
+    return funcs
+
+
+def uses_pointers() -> bool:
+    """Whether :func:`eigvalsh_upper` calls LAPACK through the pointers (GIL released), after the check."""
+    return _pointer_functions() is not None
 
 
 def _ptr(a: np.ndarray) -> Any:
@@ -65,15 +90,30 @@ def _lwork(n: int) -> int:
     """``dsytrd``'s optimal workspace for order ``n`` (the blocked reduction needs ``n * nb``)."""
     lw = _LWORK.get(n)
     if lw is None:
-        work = np.zeros(1)
-        dummy = np.zeros(1)
-        info = ctypes.c_int(0)
-        nn = ctypes.c_int(n)
-        _lapack("dsytrd")(b"U", nn, _ptr(dummy), nn, _ptr(dummy), _ptr(dummy), _ptr(dummy), _ptr(work),
-                          ctypes.c_int(-1), info)  # fmt: skip
-        lw = max(int(work[0]), 1)
+        work, info = lapack.dsytrd_lwork(n, lower=0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dsytrd workspace query for order {n}: LAPACK info = {info}")
+        lw = max(int(work), 1)
         _LWORK[n] = lw
     return lw
+
+
+def _eigvalsh_pointers(funcs: dict[str, Any], G: np.ndarray, n: int, lw: int) -> tuple[np.ndarray, int]:
+    d, e, tau, work = np.empty(n), np.empty(n - 1), np.empty(n - 1), np.empty(lw)
+    info = ctypes.c_int(0)
+    nn = ctypes.c_int(n)
+    funcs["dsytrd"](b"U", nn, _ptr(G), nn, _ptr(d), _ptr(e), _ptr(tau), _ptr(work), ctypes.c_int(lw), info)
+    if info.value == 0:
+        funcs["dsterf"](nn, _ptr(d), _ptr(e), info)
+    return d, info.value
+
+
+def _eigvalsh_f2py(G: np.ndarray, lw: int) -> tuple[np.ndarray, int]:
+    _, d, e, _, info = lapack.dsytrd(G, lower=0, lwork=lw, overwrite_a=1)
+    if info != 0:
+        return d, int(info)
+    d, info = lapack.dsterf(d, e, overwrite_d=1, overwrite_e=1)
+    return d, int(info)
 
 
 def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
@@ -83,12 +123,27 @@ def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
     LAPACK ``dsytrd`` (blocked, with its optimal workspace) then ``dsterf``: what ``syevd`` does without
     eigenvectors, minus its workspace and scaling overheads; measured 10-40 % faster than
     ``scipy.linalg.eigvalsh(driver="evd")`` for n = 384 to 1024, with the same backward error. The GIL is
-    released during both calls.
+    released during both calls (on the f2py fallback route it is not; the results are the same).
+
+    Parameters
+    ----------
+    G : ndarray of shape (n, n)
+        Fortran-ordered, writeable float64; only the upper triangle is read.
+
+    Returns
+    -------
+    evals : ndarray of shape (n,)
+        float64, ascending.
 
     Raises
     ------
     numpy.linalg.LinAlgError
         If LAPACK reports an error (``info != 0``).
+
+    Examples
+    --------
+    >>> eigvalsh_upper(np.asfortranarray([[2.0, 1.0], [1.0, 2.0]]))
+    array([1., 3.])
     """
     n = int(G.shape[0])
     flags = G.flags
@@ -102,15 +157,8 @@ def eigvalsh_upper(G: np.ndarray) -> np.ndarray:
     if n <= 1:
         return G.reshape(n).astype(np.float64, copy=True)
     lw = _lwork(n)
-    d = np.empty(n)
-    e = np.empty(n - 1)
-    tau = np.empty(n - 1)
-    work = np.empty(lw)
-    info = ctypes.c_int(0)
-    nn = ctypes.c_int(n)
-    _lapack("dsytrd")(b"U", nn, _ptr(G), nn, _ptr(d), _ptr(e), _ptr(tau), _ptr(work), ctypes.c_int(lw), info)
-    if info.value == 0:
-        _lapack("dsterf")(nn, _ptr(d), _ptr(e), info)
-    if info.value != 0:
-        raise np.linalg.LinAlgError(f"symmetric eigenvalues of a {n} x {n} Gram matrix: LAPACK info = {info.value}")
+    funcs = _pointer_functions()
+    d, info = _eigvalsh_f2py(G, lw) if funcs is None else _eigvalsh_pointers(funcs, G, n, lw)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"symmetric eigenvalues of a {n} x {n} Gram matrix: LAPACK info = {info}")
     return d
