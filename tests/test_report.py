@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+from sparsity import layers
 from sparsity.harness.cases import COLUMNS
-from sparsity.harness.report import failed_fits, summary_tables, write_report
+from sparsity.harness.report import failed_fits, results_kind, summary_tables, write_report
 
 
 def _results(rows: list[dict]) -> pd.DataFrame:
@@ -75,9 +76,55 @@ def test_write_report_leaves_the_callers_matplotlib_state(tmp_path):
     try:
         rc_before = dict(matplotlib.rcParams)
         written = write_report(tmp_path)
-        assert (tmp_path / "figures" / "decay_vs_alpha.png") in written
+        assert {tmp_path / "figures" / f"decay_vs_alpha.{ext}" for ext in ("png", "pdf")} <= set(written)
         assert matplotlib.get_backend() == "svg"
         assert dict(matplotlib.rcParams) == rc_before
         assert plt.get_fignums() == []  # no pyplot figures were created (or left open)
     finally:
         matplotlib.use(original)
+
+
+def test_formats_and_dpi_choose_the_figure_files(tmp_path):
+    _results(ROWS).to_csv(tmp_path / "results.csv", index=False)
+    written = write_report(tmp_path, formats="png", dpi=50)
+    figures = [p for p in written if p.parent.name == "figures"]
+    assert figures and all(p.suffix == ".png" for p in figures)
+    with pytest.raises(ValueError, match="formats"):
+        write_report(tmp_path, formats="bmp")
+
+
+def _layer_results(checkpoints: tuple[str, ...]) -> pd.DataFrame:
+    """An ``analyze --out`` results table: the per-layer columns, a checkpoint column, one failed tensor."""
+    frames = []
+    for j, ck in enumerate(checkpoints):
+        names = [f"encoder.layer.{b}.attention.self.{k}.weight" for b in range(3) for k in ("query", "key")]
+        df = pd.DataFrame({c: math.nan for c in layers.COLUMNS}, index=range(len(names)))
+        alpha_ww = [1.8 + 0.5 * i + j for i in range(6)]
+        df = df.assign(layer_id=range(len(names)), name=names, shape="(8, 8)", alpha_ww=alpha_ww, sv_tail_index=1.0,
+                       entry_alpha=3.0, xmin=0.5, compressible=[True] + [False] * 5, entry_compressible=False,
+                       status=["ok"] * 5 + ["failed"], reason=[""] * 5 + ["too small"])  # fmt: skip
+        frames.append(df.assign(checkpoint=ck)[["checkpoint", *layers.COLUMNS]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_report_of_an_analyze_folder_compares_checkpoints(tmp_path):
+    _layer_results(("ckA", "ckB")).to_csv(tmp_path / "results.csv", index=False)
+    written = write_report(tmp_path, formats="png", dpi=50)
+    names = {p.relative_to(tmp_path).as_posix() for p in written}
+    assert {"summary.md", "tables/checkpoints.tex", "tables/layers_ckA.tex", "tables/layers_ckB.tex",
+            "figures/layers.png"} <= names  # fmt: skip
+    summary = (tmp_path / "summary.md").read_text()
+    assert (
+        "## ckA" in summary
+        and "## ckB" in summary
+        and "- encoder.layer.2.attention.self.key.weight: too small" in summary
+    )
+    row = next(line for line in summary.splitlines() if line.startswith("| ckB"))
+    assert row.split("|")[2].strip() == "6" and row.split("|")[3].strip() == "5"  # layers, analysed
+
+
+def test_results_kind():
+    assert results_kind(COLUMNS) == "suite"
+    assert results_kind(["checkpoint", *layers.COLUMNS]) == "layers"
+    with pytest.raises(ValueError, match="neither"):
+        results_kind(["a", "b"])

@@ -1,235 +1,71 @@
-"""Publishable outputs of a suite run: summary.md, LaTeX tables (booktabs) and seaborn figures.
+"""Publishable outputs of a results folder: summary.md, LaTeX tables (booktabs) and figures (PDF and PNG).
 
-Everything is rendered from the files the runner wrote (``results.csv``, ``curves.csv``, ``spectra.csv``,
-``manifest.json``), so ``sparsity-bench report DIR`` can re-render a finished run at any time.
+Everything is rendered from the files a run wrote, so ``sparsity-bench report DIR`` re-renders a finished run
+at any time. Two kinds of folders are recognised from the columns of ``results.csv``
+(:func:`results_kind`):
 
-Figures are :class:`matplotlib.figure.Figure` objects drawn inside :func:`matplotlib.rc_context` with the
-defaults of :func:`_figure_rc`: no pyplot state, and the caller's backend and rcParams are left as they were.
+- ``suite`` (``sparsity-bench run``: :data:`sparsity.harness.cases.COLUMNS`): the summary tables, decay against
+  tail index, best-k curves, per-layer figures of the real weights and a grid of ESDs;
+- ``layers`` (``sparsity-bench analyze --out``: the per-layer columns of :mod:`sparsity.layers`, with a
+  ``checkpoint`` or ``model`` column when several checkpoints were analysed): a per-checkpoint summary, one
+  per-layer table per checkpoint, the per-layer figure (checkpoints side by side) and, when ``spectra.csv``
+  holds eigenvalues or singular values, a grid of ESDs.
+
+The figures live in :mod:`sparsity.harness._figures` and :mod:`sparsity.harness._layer_figures`, the LaTeX
+tables in :mod:`sparsity.harness._tables`; this module only chooses what to draw and writes the files.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from sparsity.harness._io import atomic_write_text, format_cell, markdown_table
-from sparsity.harness._summary import failed_fits, summary_tables
+from sparsity.harness._figures import (
+    DEFAULT_DPI,
+    DEFAULT_FORMATS,
+    FigureOptions,
+    curves_figures,
+    decay_figure,
+    figure_rc,
+    parse_formats,
+    save_figure,
+)
+from sparsity.harness._io import atomic_write_text, markdown_table
+from sparsity.harness._layer_figures import EsdPanel, esd_grid_figure, layer_figure, representative
+from sparsity.harness._layers_report import layers_report
+from sparsity.harness._summary import COLUMNS_NOTE, failed_fits, summary_tables
+from sparsity.harness._tables import latex_table
 
-__all__ = ["failed_fits", "latex_table", "markdown_table", "summary_tables", "write_report"]
+__all__ = [
+    "failed_fits",
+    "latex_table",
+    "markdown_table",
+    "results_kind",
+    "summary_tables",
+    "write_report",
+]
 
-_THRESHOLD = 2.0
-_DPI = 110
-
-
-_LATEX_SPECIAL = {
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "\\": r"\textbackslash{}",
-}
-
-
-def _tex_escape(s: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
-
-
-def latex_table(df: Any, caption: str, label: str) -> str:
-    """A DataFrame as a booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
-    cols = [_tex_escape(str(c)) for c in df.columns]
-    lines = [
-        r"\begin{table}[ht]",
-        r"\centering",
-        rf"\caption{{{_tex_escape(caption)}}}",
-        rf"\label{{{label}}}",
-        r"\begin{tabular}{" + "l" * 1 + "r" * (len(cols) - 1) + "}",
-        r"\toprule",
-        " & ".join(cols) + r" \\",
-        r"\midrule",
-    ]
-    for row in df.itertuples(index=False):
-        lines.append(" & ".join(_tex_escape(format_cell(v)) for v in row) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
-# ----------------------------------------------------------------------------------------------- figures
-def _figure_rc() -> dict[Any, Any]:
-    """The per-figure defaults, applied inside :func:`matplotlib.rc_context` only."""
-    return {"pdf.fonttype": 42, "ps.fonttype": 42, "savefig.dpi": _DPI, "savefig.bbox": "tight"}
-
-
-def _save(fig: Any, path: Path, written: list[Path]) -> None:
-    fig.savefig(path)
-    written.append(path)
-
-
-def _tail_label(a: float) -> str:
-    return "unknown" if np.isnan(a) else "light" if np.isinf(a) else format_cell(a)
-
-
-def _figure_curves(curves: Any, figdir: Path, written: list[Path]) -> None:
-    """One figure per basis: a panel per family, a line per case, coloured by the true tail index."""
-    import seaborn as sns
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    for basis, part in curves.groupby("basis"):
-        part = part.assign(**{"tail index": part["true_alpha"].map(_tail_label)})
-        known = sorted(a for a in part["true_alpha"].unique() if np.isfinite(a))
-        order = [_tail_label(a) for a in known] + [t for t in ("light", "unknown") if t in set(part["tail index"])]
-        palette = dict(zip(order, sns.color_palette("viridis", len(order)), strict=True))
-        families = list(dict.fromkeys(part["family"]))
-        ncols = min(4, len(families))
-        nrows = -(-len(families) // ncols)
-        fig = Figure(figsize=(2.6 * ncols, 2.6 * nrows), layout="constrained")
-        axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
-        for i, (ax, family) in enumerate(zip(axes, families, strict=False)):
-            sns.lineplot(data=part[part["family"] == family], x="k", y="rel_error", hue="tail index",
-                         hue_order=order, palette=palette, units="case_id", estimator=None, linewidth=0.8,
-                         legend=False, ax=ax)  # fmt: skip
-            ax.set(xscale="log", yscale="log")
-            ax.set_title(f"family = {family}", fontsize="medium")
-            bottom = i >= len(families) - ncols  # the lowest panel of its column
-            ax.xaxis.set_tick_params(labelbottom=bottom)
-            ax.set_xlabel("k" if bottom else "", visible=bottom)
-            ax.set_ylabel("relative best-k error" if i % ncols == 0 else "")
-            sns.despine(ax=ax)
-        for ax in axes[len(families) :]:
-            ax.remove()
-        handles = [Line2D([], [], color=palette[t], linewidth=0.8) for t in order]
-        fig.legend(handles, order, title="tail index", loc="outside right center")
-        fig.suptitle(f"Best-k error curves ({basis})")
-        _save(fig, figdir / f"curves_{basis}.png", written)
-
-
-def _figure_decay(df: Any, figdir: Path, written: list[Path]) -> None:
-    import seaborn as sns
-    from matplotlib.figure import Figure
-
-    ok = df[(df["status"] == "ok") & np.isfinite(df["alpha_hat"]) & np.isfinite(df["measured_decay"])]
-    if not len(ok):
-        return
-    fig = Figure(figsize=(6.4, 4.4))
-    ax = fig.subplots()
-    sns.scatterplot(data=ok, x="alpha_hat", y="measured_decay", hue="family", style="basis", ax=ax, s=28)
-    hi = max(4.0, float(np.nanpercentile(ok["alpha_hat"], 98)) * 1.05)
-    a = np.linspace(0.2, hi, 400)
-    ax.plot(a, np.maximum(0.0, 1 / a - 0.5), color="black", lw=1.2, label="theory max(0, 1/alpha - 1/2)")
-    ax.axvline(_THRESHOLD, color="crimson", ls="--", lw=1, label="alpha = 2")
-    ax.set_xlim(0, hi)
-    ax.set_ylim(-0.1, min(2.5, max(1.0, float(np.nanmax(ok["measured_decay"])) * 1.1)))
-    ax.set_xlabel("fitted tail index alpha (survival)")
-    ax.set_ylabel("measured decay exponent s")
-    ax.legend(fontsize=7, loc="upper right")
-    _save(fig, figdir / "decay_vs_alpha.png", written)
-
-
-def _figure_layers(df: Any, figdir: Path, written: list[Path]) -> None:
-    from matplotlib.figure import Figure
-
-    real = df[(df["source"] != "synthetic") & (df["status"] == "ok")]
-    if not len(real):
-        return
-    for family, part in real.groupby("family"):
-        by_basis = {b: g[g["estimator"] == g["estimator"].iloc[0]] for b, g in part.groupby("basis")}
-        spec_rows, ent_rows = by_basis.get("spectrum", part.iloc[:0]), by_basis.get("entries", part.iloc[:0])
-        spec = spec_rows.set_index("tensor")["alpha_ww"]
-        ent = ent_rows.set_index("tensor")["alpha_hat"]
-        est = ", ".join(f"{b}: {g['estimator'].iloc[0]}" for b, g in by_basis.items())
-        tensors = list(dict.fromkeys(list(spec.index) + list(ent.index)))
-        fig = Figure(figsize=(max(6.0, 0.18 * len(tensors)), 4.0))
-        ax = fig.subplots()
-        x = np.arange(len(tensors))
-        ax.plot(x, [spec.get(t, np.nan) for t in tensors], "o-", ms=3, label="alpha_ww (ESD of W^T W)")
-        ax.plot(x, [ent.get(t, np.nan) for t in tensors], "s-", ms=3, label="tail index of |entries|")
-        ax.axhline(_THRESHOLD, color="crimson", ls="--", lw=1, label="2: l2 threshold")
-        ax.set_xticks(x, tensors, rotation=90, fontsize=5)
-        ax.set_ylabel("exponent")
-        ax.set_title(f"{family}: per-layer alpha_ww and entry tail index ({est})")
-        ax.legend(fontsize=7)
-        _save(fig, figdir / f"layers_{_slug(str(family))}.png", written)
-
-
-def _slug(s: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in s)
-
-
-def _figure_esd(df: Any, spectra: Any, figdir: Path, written: list[Path]) -> None:
-    from matplotlib.figure import Figure
-
-    rows = df[(df["basis"] == "spectrum") & (df["status"] == "ok") & (df["estimator"] == "csn")]
-    if not len(rows) or not len(spectra):
-        return
-    # Prefer a real-weight layer, else the largest synthetic spectrum.
-    rows = rows.assign(real=rows["source"] != "synthetic").sort_values(["real", "n"], ascending=False)
-    row = rows.iloc[0]
-    case = row["case_id"].rsplit("/", 1)[0]
-    s = spectra.loc[spectra["case_id"] == case, "singular_value"].to_numpy()
-    lam = np.sort(s[s > 0] ** 2)
-    if lam.size < 10:
-        return
-    fig = Figure(figsize=(6.0, 4.2))
-    ax = fig.subplots()
-    bins = np.geomspace(lam[0], lam[-1], 60)
-    dens, edges = np.histogram(lam, bins=bins, density=True)
-    centers = np.sqrt(edges[:-1] * edges[1:])
-    ax.loglog(centers[dens > 0], dens[dens > 0], "o", ms=3, label="ESD of W^T W")
-    xmin_l = float(row["xmin"]) ** 2
-    alpha_ww = float(row["alpha_ww"])
-    tail = lam[lam >= xmin_l]
-    if tail.size and np.isfinite(alpha_ww):
-        # p(lambda) = (alpha_ww - 1) / xmin * (lambda / xmin)^(-alpha_ww) on the tail, times its share of points.
-        grid = np.geomspace(xmin_l, lam[-1], 50)
-        share = tail.size / lam.size
-        ax.loglog(
-            grid,
-            share * (alpha_ww - 1) / xmin_l * (grid / xmin_l) ** (-alpha_ww),
-            "-",
-            color="crimson",
-            label=f"power-law fit alpha_ww = {alpha_ww:.2f}",
-        )
-        ax.axvline(xmin_l, color="gray", ls=":", lw=1, label="lambda_min of the fit")
-    ax.set_xlabel("eigenvalue lambda = s^2")
-    ax.set_ylabel("density")
-    ax.set_title(f"ESD: {case}", fontsize=8)
-    ax.legend(fontsize=7)
-    _save(fig, figdir / "esd.png", written)
-
-
-def _write_figures(out: Path, df: Any) -> list[Path]:
-    """Render every figure into ``out/figures`` (inside an rc_context: the caller's settings stay untouched)."""
-    import matplotlib
-    import pandas as pd
-
-    written: list[Path] = []
-    figdir = out / "figures"
-    figdir.mkdir(exist_ok=True)
-    with matplotlib.rc_context(_figure_rc()):
-        if (out / "curves.csv").exists():
-            curves = pd.read_csv(out / "curves.csv")
-            if len(curves):
-                _figure_curves(curves, figdir, written)
-        _figure_decay(df, figdir, written)
-        _figure_layers(df, figdir, written)
-        spectra = pd.read_csv(out / "spectra.csv") if (out / "spectra.csv").exists() else pd.DataFrame()
-        _figure_esd(df, spectra, figdir, written)
-    return written
-
-
-# ------------------------------------------------------------------------------------------------ report
 _CAPTIONS = {
     "synthetic": "Synthetic data: fitted tail index and best-k decay against theory",
     "real": "Real weights: per-model medians over tensors",
 }
+
+
+def results_kind(columns: Iterable[str]) -> Literal["suite", "layers"]:
+    """``suite`` for a suite's ``results.csv``, ``layers`` for a per-layer table; ValueError for neither."""
+    cols = set(columns)
+    if {"case_id", "basis", "alpha_hat", "status"} <= cols:
+        return "suite"
+    if {"name", "alpha_ww", "entry_alpha"} <= cols:
+        return "layers"
+    raise ValueError(
+        "results.csv is neither a suite's results (needs case_id, basis, alpha_hat, status) nor a per-layer "
+        f"table (needs name, alpha_ww, entry_alpha); its columns: {sorted(cols)[:12]}"
+    )
 
 
 def _read_results(path: Path) -> Any:
@@ -258,42 +94,74 @@ def _summary_head(df: Any, manifest: dict[str, Any], out: Path) -> list[str]:
             f"**{manifest['failed_cases']} case(s) failed with unexpected errors**; their tracebacks are in "
             f"[{manifest.get('errors_log') or 'errors.log'}]({manifest.get('errors_log') or 'errors.log'}).\n"
         )
-    md.append(
-        "Columns: alpha = survival tail index; predicted = max(0, 1/alpha - 1/2) from the true alpha; measured = "
-        "fitted decay exponent of the best-k l2 error; agree = share of cases whose measurement lies in the "
-        "band predicted from alpha's confidence interval (+-0.05); compressible = share with fitted alpha < 2 "
-        "among the cases with a fitted alpha; eff_frac = effective sparsity (relative error 0.1) over n.\n"
-    )
+    md.append(COLUMNS_NOTE)
     return md
 
 
-def write_report(out_dir: str | Path) -> list[Path]:
-    """Render ``summary.md``, ``tables/*.tex`` and ``figures/*.png`` from the run files in ``out_dir``.
+# ------------------------------------------------------------------------------------------- suite figures
+def _suite_layers(df: Any) -> Any:
+    """The real-weight rows as a per-layer table: checkpoint (the family), name, alpha_ww, entry_alpha."""
+    import pandas as pd
 
-    Figures are drawn without pyplot, inside :func:`matplotlib.rc_context`: the caller's backend, open figures
-    and rcParams are left as they were.
+    real = df[(df["source"] != "synthetic") & (df["status"] == "ok")]
+    if not len(real):
+        return pd.DataFrame(columns=["checkpoint", "name", "alpha_ww", "entry_alpha"])
+    real = real.assign(_rank=(real["estimator"] != "csn").astype(int)).sort_values("_rank", kind="stable")
+    spec = real[real["basis"] == "spectrum"].drop_duplicates(["family", "tensor"])
+    ent = real[real["basis"] == "entries"].drop_duplicates(["family", "tensor"])
+    spec = spec[["family", "tensor", "alpha_ww"]]
+    ent = ent[["family", "tensor", "alpha_hat"]].rename(columns={"alpha_hat": "entry_alpha"})
+    merged = spec.merge(ent, on=["family", "tensor"], how="outer", sort=False)
+    order = {t: i for i, t in enumerate(dict.fromkeys(real["tensor"]))}
+    merged = merged.sort_values("tensor", key=lambda s: s.map(order), kind="stable")
+    return merged.rename(columns={"family": "checkpoint", "tensor": "name"}).reset_index(drop=True)
 
-    Parameters
-    ----------
-    out_dir : str or pathlib.Path
-        A run folder holding ``results.csv`` (and, when present, ``manifest.json``, ``curves.csv``,
-        ``spectra.csv``).
 
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
+def _suite_esd_panels(df: Any, spectra: Any) -> tuple[list[EsdPanel], str]:
+    """ESD panels of the lowest, median and highest alpha_ww (real layers if any, else synthetic matrices)."""
+    rows = df[(df["basis"] == "spectrum") & (df["status"] == "ok") & np.isfinite(df["alpha_ww"])]
+    if not len(rows) or not len(spectra):
+        return [], ""
+    real = rows[rows["source"] != "synthetic"]
+    rows = (real if len(real) else rows).assign(_key=lambda r: r["case_id"].str.rsplit("/", n=1).str[0])
+    rows = rows[rows["_key"].isin(set(spectra["case_id"]))].drop_duplicates("_key")
+    picks = representative(list(rows["alpha_ww"]))
+    panels = []
+    for i, why in picks:
+        row = rows.iloc[i]
+        s = spectra.loc[spectra["case_id"] == row["_key"], "singular_value"].to_numpy(float)
+        title = str(row["tensor"]) if isinstance(row["tensor"], str) and row["tensor"] else str(row["_key"])
+        panels.append(EsdPanel(title, s**2, float(row["alpha_ww"]), float(row["xmin"]) ** 2, f"{why} alpha_ww"))
+    what = "real layers" if len(real) else "synthetic matrices"
+    return panels, f"ESDs of the {what} with the lowest, median and highest alpha_ww of {len(rows)}"
 
-    Raises
-    ------
-    FileNotFoundError
-        Naming ``results.csv`` when it is missing.
-    """
-    out = Path(out_dir)
-    results = out / "results.csv"
-    if not results.is_file():
-        raise FileNotFoundError(f"{results} does not exist: nothing to report (run `sparsity-bench run` first)")
-    df = _read_results(results)
+
+def _suite_figures(out: Path, df: Any, options: FigureOptions) -> list[Path]:
+    import matplotlib
+    import pandas as pd
+
+    figdir = out / "figures"
+    figdir.mkdir(exist_ok=True)
+    figures: dict[str, Any] = {}
+    with matplotlib.rc_context(figure_rc()):  # type: ignore[arg-type]
+        figures["decay_vs_alpha"] = decay_figure(df)
+        if (out / "curves.csv").exists():
+            curves = pd.read_csv(out / "curves.csv")
+            if len(curves):
+                figures.update(curves_figures(curves, df))
+        figures["layers"] = layer_figure(_suite_layers(df))
+        spectra = pd.read_csv(out / "spectra.csv") if (out / "spectra.csv").exists() else pd.DataFrame()
+        panels, subtitle = _suite_esd_panels(df, spectra)
+        figures["esd"] = esd_grid_figure(panels, subtitle)
+        written: list[Path] = []
+        for stem, fig in figures.items():
+            if fig is not None:
+                written += save_figure(fig, figdir / stem, options)
+    return written
+
+
+def _suite_report(out: Path, options: FigureOptions) -> list[Path]:
+    df = _read_results(out / "results.csv")
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
     tables = summary_tables(df)
     written: list[Path] = []
@@ -309,9 +177,52 @@ def write_report(out_dir: str | Path) -> list[Path]:
         md += ["## Errors and skipped cases\n", markdown_table(tables["errors"])]
     if manifest.get("skipped_groups"):
         md += ["## Skipped groups\n"] + [f"- {s}\n" for s in manifest["skipped_groups"]]
-    figures = _write_figures(out, df)
+    figures = _suite_figures(out, df, options)
     written += figures
-    md += ["## Figures\n"] + [f"![{p.stem}](figures/{p.name})\n" for p in figures]
+    md += ["## Figures\n"] + [f"![{p.stem}](figures/{p.name})\n" for p in figures if p.suffix == ".png"]
     atomic_write_text(out / "summary.md", "\n".join(md))
     written.append(out / "summary.md")
     return written
+
+
+def write_report(
+    out_dir: str | Path, *, formats: str | Iterable[str] = DEFAULT_FORMATS, dpi: int = DEFAULT_DPI
+) -> list[Path]:
+    """Render ``summary.md``, ``tables/*.tex`` and ``figures/*`` from the results in ``out_dir``.
+
+    The kind of folder (a suite run or an ``analyze --out`` per-layer table) is read from the columns of
+    ``results.csv`` (:func:`results_kind`). Figures are drawn without pyplot, inside
+    :func:`matplotlib.rc_context`: the caller's backend, open figures and rcParams are left as they were.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        A results folder holding ``results.csv`` (and, when present, ``manifest.json``, ``curves.csv``,
+        ``spectra.csv``).
+    formats : str or iterable of str
+        Figure formats, from ``pdf``, ``png``, ``svg`` (``"pdf,png"`` or a sequence).
+    dpi : int
+        Resolution of raster figures (PNG), in dots per inch.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming ``results.csv`` when it is missing.
+    ValueError
+        For an unknown figure format or a ``results.csv`` of neither kind.
+    """
+    out = Path(out_dir)
+    options = FigureOptions(parse_formats(formats), dpi)
+    results = out / "results.csv"
+    if not results.is_file():
+        raise FileNotFoundError(f"{results} does not exist: nothing to report (run `sparsity-bench run` first)")
+    with results.open(encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    if results_kind(header) == "layers":
+        return layers_report(out, options)
+    return _suite_report(out, options)
