@@ -6,8 +6,12 @@
 # Environment:
 #   OUT                      report folder (created)
 #   PYTHON                   interpreter to use (default: <repo>/.venv/bin/python if it imports numpy, else python3)
-#   GPU_CHECK_TEST_TIMEOUT   seconds for the GPU tests      (default 300)
-#   GPU_CHECK_BENCH_TIMEOUT  seconds for the GPU benchmarks (default 240)
+#   GPU_CHECK_TEST_TIMEOUT   seconds for the GPU tests      (default 180)
+#   GPU_CHECK_BENCH_TIMEOUT  seconds for the GPU benchmarks (default 150)
+#   GPU_CHECK_LARGE_TIMEOUT  seconds for bench/gpu_large.py (default 240): a generated tinyllama checkpoint's
+#                            spectra through CuPy (alpha_ww equal to the CPU route within 1e-6) and the exact
+#                            KS scan on 1e7 values
+#   GPU_CHECK_LARGE_ARGS     arguments for bench/gpu_large.py (default "--preset tinyllama")
 #   GPU_CHECK_DRY_RUN=1      run everything even without a device (to check this script; GPU tests then skip
 #                            and the report says FAIL)
 # Exit status: 0 when GPU tests ran and passed with none skipped and the benchmarks ran; 1 otherwise
@@ -20,8 +24,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-$REPO/gpu_check_out}"
 mkdir -p "$OUT"
 REPORT="$OUT/gpu_check_report.md"
-TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-300}"
-BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-240}"
+TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-180}"
+BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-150}"
+LARGE_TIMEOUT="${GPU_CHECK_LARGE_TIMEOUT:-240}"
+read -r -a LARGE_ARGS <<<"${GPU_CHECK_LARGE_ARGS:---preset tinyllama}"
 status=0
 
 pick_python() {
@@ -80,6 +86,7 @@ if ! "$PY" -c "import cupy, sys; sys.exit(0 if cupy.cuda.runtime.getDeviceCount(
     if [ "${GPU_CHECK_DRY_RUN:-0}" != "1" ]; then exit 1; fi
     say "_GPU_CHECK_DRY_RUN=1: running the steps anyway._"
     status=1
+    NO_DEVICE=1
 fi
 if ! "$PY" -c "import pytest" >/dev/null 2>&1; then
     say ""
@@ -162,6 +169,17 @@ say '```'
 tail -n 25 "$OUT/gpu_bench.log" | tee -a "$REPORT" >/dev/null
 say '```'
 if [ "$rc_bench" -ne 0 ]; then status=1; fi
+
+say ""
+say "## Large checks (bench/gpu_large.py)"
+if [ "${NO_DEVICE:-0}" = "1" ]; then LARGE_ARGS=(--dry-run --preset mini --ks-n 100000); fi
+timeout "$LARGE_TIMEOUT" "$PY" bench/gpu_large.py --out "$OUT" "${LARGE_ARGS[@]}" >"$OUT/gpu_large.log" 2>&1
+rc_large=$?
+say "- exit status: $rc_large (arguments: ${LARGE_ARGS[*]})"
+say '```'
+head -n 12 "$OUT/gpu_large.log" | tee -a "$REPORT" >/dev/null
+say '```'
+if [ "$rc_large" -ne 0 ]; then status=1; fi
 
 say ""
 say "Overall: $([ "$status" -eq 0 ] && echo PASS || echo FAIL)"

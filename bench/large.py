@@ -1,0 +1,353 @@
+"""Large-checkpoint benchmark: analyse a checkpoint from ``bench/make_checkpoint.py``, time it, check the truth.
+
+Usage::
+
+    python bench/make_checkpoint.py /tmp/ckpt/tinyllama --preset tinyllama
+    python bench/large.py /tmp/ckpt/tinyllama                   # sparsity-bench analyze, timed, checked
+    python bench/large.py /tmp/ckpt/tl4 --ww --profile          # + WeightWatcher, + time by phase per shape
+    python bench/large.py /tmp/ckpt/tl4 --no-analyze --estimate llama7b   # per-shape timings -> llama7b estimate
+
+Prints, never asserts (timings are not tests):
+
+- wall time, CPU time and peak RSS of the analysis, measured on its own child process (``os.wait4``), against
+  the targets of issue 13: ``tinyllama`` under 3 min on 2 cores, ``llama7b`` under 30 min, peak RSS at most
+  3x the largest tensor in float32 plus 400 MB;
+- every planted ``alpha_ww`` against the truth (target: within 0.1), with the deviation from the fit's exact
+  finite-size value (:func:`make_checkpoint.expected_fit`) and the bf16 bound; every planted entry tail index
+  against its 95% interval ``alpha +- 1.96 alpha / sqrt(n_tail)`` (the MLE standard error), and the same after
+  adding the bias that bf16 ties give the continuous MLE (values rounded up to ``xmin`` from half a grid step
+  below it add ``alpha eps / 2`` of the tail with ``log(x / xmin) = 0``: ``+alpha^2 eps / 2``, eps = 2^-8..2^-7);
+- with ``--profile``, the time by phase (load, eigenvalues, ESD fit, other spectral columns, entry columns) for
+  one tensor of each shape, and the total they predict; with ``--estimate PRESET`` the same for the shapes of a
+  preset, generated in memory (no checkpoint on disk), scaled by the number of tensors of each shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_checkpoint as mc
+
+__all__ = ["check_truth", "main", "profile_shapes", "run_child"]
+
+TARGET_S = {"tinyllama": 180.0, "llama7b": 1800.0}
+RSS_SLACK_MB = 400.0
+ALPHA_WW_TOL = 0.1
+Z95 = 1.959963984540054
+
+
+def run_child(cmd: Sequence[str], log: Path, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run ``cmd`` in ``log``'s folder (so ``-m sparsity`` imports what ``env`` says, not the current folder's),
+    output to ``log``; wall seconds, user/sys CPU seconds, peak RSS (MB) and exit code of it alone."""
+    t0 = time.perf_counter()
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(list(cmd), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
+        _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "user_s": ru.ru_utime,
+        "sys_s": ru.ru_stime,
+        "peak_rss_mb": ru.ru_maxrss / 1024.0,  # KiB on Linux
+        "rc": proc.returncode,
+    }
+
+
+def _child_api(ckpt: str, csv: str) -> None:
+    """Child: the Python API, with the time at which each tensor is handed to analyze_weights."""
+    import sparsity as sp
+
+    stamps: list[tuple[str, list[int], float]] = []
+    t0 = time.perf_counter()
+
+    def timed() -> Any:
+        for name, arr in sp.load_weights(ckpt):
+            stamps.append((name, list(arr.shape), time.perf_counter() - t0))
+            yield name, arr
+
+    df = sp.analyze_weights(timed())
+    stamps.append(("<end>", [], time.perf_counter() - t0))
+    df.to_csv(csv, index=False)
+    Path(csv).with_suffix(".stamps.json").write_text(json.dumps(stamps))
+
+
+def _child_ww(ckpt: str, csv: str) -> None:
+    """Child: WeightWatcher on a state dict of the 2-D tensors (float32 torch tensors)."""
+    import torch
+    import weightwatcher as ww
+
+    import sparsity as sp
+
+    sd = {name: torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)) for name, arr in sp.load_weights(ckpt)}
+    df = ww.WeightWatcher(model=sd).analyze()
+    df.to_csv(csv, index=False)
+
+
+def _expected_entry_bias(alpha: float) -> tuple[float, float]:
+    return alpha * alpha * 2.0**-8 / 2.0, alpha * alpha * 2.0**-7 / 2.0
+
+
+def check_truth(df: Any, truth: dict[str, Any], *, alpha_col: str = "alpha_ww") -> list[dict[str, Any]]:
+    """One record per planted tensor found in ``df`` (columns ``name``, ``alpha_col``, ``num_pl_spikes``,
+    ``entry_alpha``, ``entry_n_tail``): planted value, fit, error and verdict."""
+    out = []
+    for _, row in df.iterrows():
+        t = truth["tensors"].get(str(row["name"]))
+        if t is None:
+            continue
+        rec = {"name": row["name"], "kind": t["kind"], "shape": tuple(t["shape"])}
+        if t["kind"] == "power_law_spectrum":
+            fit, planted = float(row[alpha_col]), t["alpha_ww"]
+            rec.update(planted=planted, fit=fit, err=fit - planted, ok=abs(fit - planted) <= ALPHA_WW_TOL)
+            if "num_pl_spikes" in row and row["num_pl_spikes"] == row["num_pl_spikes"]:
+                n_tail = int(row["num_pl_spikes"])
+                rec.update(
+                    n_tail=n_tail,
+                    dev_expected=fit - mc.expected_fit(planted, n_tail),
+                    bf16_bound=mc.bf16_shift_bound(planted, *t["shape"]),
+                )
+        elif t["kind"] == "pareto_entries" and "entry_alpha" in row:
+            fit, planted, n_tail = float(row["entry_alpha"]), t["entry_alpha"], float(row["entry_n_tail"])
+            half = Z95 * fit / math.sqrt(n_tail) if n_tail > 0 else math.nan
+            lo_b, hi_b = _expected_entry_bias(planted)
+            rec.update(planted=planted, fit=fit, err=fit - planted, n_tail=int(n_tail), ci_half=half)
+            rec.update(ok=abs(fit - planted) <= half, ok_with_tie_bias=-half + lo_b <= fit - planted <= half + hi_b)
+        else:
+            continue
+        out.append(rec)
+    return out
+
+
+def _print_check(recs: list[dict[str, Any]], label: str) -> None:
+    spec = [r for r in recs if r["kind"] == "power_law_spectrum"]
+    ent = [r for r in recs if r["kind"] == "pareto_entries"]
+    print(f"\n[{label}] planted alpha_ww: {sum(r['ok'] for r in spec)}/{len(spec)} within {ALPHA_WW_TOL}")
+    if spec:
+        errs = np.array([r["err"] for r in spec])
+        print(f"  |fit - planted|: max {np.max(np.abs(errs)):.4f}, mean {np.mean(errs):+.4f}")
+        if "dev_expected" in spec[0]:
+            dev = np.array([r["dev_expected"] for r in spec])
+            over = sum(abs(r["dev_expected"]) > r["bf16_bound"] for r in spec)
+            print(f"  |fit - expected_fit(n_tail)|: max {np.max(np.abs(dev)):.4f}; above the bf16 bound: {over}")
+        by: dict[tuple[int, ...], list[float]] = {}
+        for r in spec:
+            by.setdefault(r["shape"], []).append(r["err"])
+        print(f"  {'shape':<15} {'n':>3} {'max|err|':>9} {'mean err':>9}")
+        for shape, e in sorted(by.items()):
+            print(f"  {shape!s:<15} {len(e):>3} {max(map(abs, e)):>9.4f} {np.mean(e):>+9.4f}")
+        worst = sorted(spec, key=lambda r: -abs(r["err"]))[:5]
+        print("  worst:", "; ".join(f"{r['name']} {r['planted']:.3f}->{r['fit']:.4f}" for r in worst))
+    if ent:
+        print(
+            f"[{label}] planted entry tail index: {sum(r['ok'] for r in ent)}/{len(ent)} within the 95% CI, "
+            f"{sum(r['ok_with_tie_bias'] for r in ent)}/{len(ent)} after the bf16 tie bias"
+        )
+        for r in ent:
+            print(
+                f"  {r['name']:<42} {r['planted']:.3f} fit {r['fit']:.4f} +- {r['ci_half']:.4f} (n_tail {r['n_tail']})"
+            )
+
+
+def _phase_times(sp: Any, W: np.ndarray) -> dict[str, float]:
+    """CPU seconds (all threads of this process: robust to other load on the machine) per phase of one matrix."""
+    clock = time.process_time
+    t = clock()
+    lam = np.asarray(sp.esd(W), dtype=np.float64)
+    t_eig = clock() - t
+    t = clock()
+    x = lam[lam > float(np.max(lam)) * max(W.shape) * np.finfo(np.float64).eps]
+    sp.fit_tail(x, "csn")
+    t_fit = clock() - t
+    t = clock()
+    sp.analyze_matrix(W, entries=False)
+    t_spec = clock() - t
+    t = clock()
+    sp.analyze_matrix(W, entries=True)
+    t_all = clock() - t
+    return {
+        "eigenvalues": t_eig,
+        "esd_fit": t_fit,
+        "other_spectral": max(0.0, t_spec - t_eig - t_fit),
+        "entries": max(0.0, t_all - t_spec),
+        "row": t_all,
+    }
+
+
+def profile_shapes(ckpt: str | None = None, preset: str | None = None) -> list[dict[str, Any]]:
+    """Time by phase for one tensor of each 2-D shape, of a checkpoint on disk or of a preset generated in memory."""
+    import sparsity as sp
+
+    out = []
+    if ckpt is not None:
+        truth = json.loads((Path(ckpt) / mc.TRUTH_FILE).read_text())
+        counts = Counter(tuple(t["shape"]) for t in truth["tensors"].values() if len(t["shape"]) == 2)
+        first = {}
+        for name, t in truth["tensors"].items():
+            first.setdefault(tuple(t["shape"]), name)
+        wanted = {first[s] for s in counts}
+        reader = iter(sp.load_weights(ckpt, select=lambda name, shape, dtype: name in wanted))
+        while True:
+            t = time.process_time()
+            try:
+                name, W = next(reader)
+            except StopIteration:
+                break
+            rec = {"shape": tuple(W.shape), "count": counts[tuple(W.shape)], "load": time.process_time() - t}
+            out.append({**rec, **_phase_times(sp, W)})
+            del W
+        return out
+    specs, _ = mc.plan_checkpoint(mc.PRESETS[str(preset)])
+    counts = Counter(s.shape for s in specs if len(s.shape) == 2)
+    done = set()
+    for s in specs:
+        if len(s.shape) != 2 or s.shape in done or s.kind != "power_law_spectrum":
+            continue
+        done.add(s.shape)
+        bits = np.concatenate([c.ravel() for c in mc.generate_tensor(s)]).reshape(s.shape)
+        W = (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+        del bits
+        out.append({"shape": s.shape, "count": counts[s.shape], "load": math.nan, **_phase_times(sp, W)})
+        del W
+    return out
+
+
+def _print_profile(rows: list[dict[str, Any]], label: str) -> float:
+    phases = ("load", "eigenvalues", "esd_fit", "other_spectral", "entries", "row")
+    print(f"\n[{label}] CPU seconds per tensor by phase (one tensor per shape; row = analyze_matrix with entries)")
+    print(f"  {'shape':<15} {'count':>5} " + " ".join(f"{p:>14}" for p in phases) + f" {'count x (load+row)':>19}")
+    total = 0.0
+    for r in rows:
+        load = 0.0 if math.isnan(r["load"]) else r["load"]
+        sub = r["count"] * (load + r["row"])
+        total += sub
+        cells = " ".join(f"{r[p]:>14.3f}" for p in phases)
+        print(f"  {r['shape']!s:<15} {r['count']:>5} {cells} {sub:>19.1f}", flush=True)
+    print(
+        f"  predicted total: {total:.1f} CPU s ({total / 60:.1f} CPU min; wall on 2 idle cores ~ half if both are busy)"
+    )
+    return total
+
+
+def _largest_f32_mb(truth: dict[str, Any]) -> float:
+    return max(4.0 * math.prod(t["shape"]) for t in truth["tensors"].values()) / 1e6
+
+
+def _analyze(args: argparse.Namespace, truth: dict[str, Any], out: Path, env: dict[str, str]) -> None:
+    import pandas as pd
+
+    csv, ckpt = out / "analysis.csv", str(Path(args.ckpt).resolve())
+    if args.route == "cli":
+        cmd = [sys.executable, "-m", "sparsity", "analyze", ckpt, "--output", str(csv), "--no-progress"]
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child-api", ckpt, str(csv)]
+    m = run_child(cmd, out / "analysis.log", env)
+    preset = truth["preset"] if truth["config"]["layers"] == mc.PRESETS[truth["preset"]]["layers"] else None
+    limit_rss = 3.0 * _largest_f32_mb(truth) + RSS_SLACK_MB
+    print(
+        f"\n[analyze, {args.route}] rc {m['rc']}: wall {m['wall_s']:.1f} s, CPU {m['user_s'] + m['sys_s']:.1f} s, ",
+        end="",
+    )
+    print(f"peak RSS {m['peak_rss_mb']:.0f} MB (limit 3 x largest f32 + {RSS_SLACK_MB:.0f} MB = {limit_rss:.0f} MB)")
+    if preset in TARGET_S:
+        print(
+            f"  target {preset}: < {TARGET_S[preset]:.0f} s -> {'met' if m['wall_s'] < TARGET_S[preset] else 'MISSED'}"
+        )
+    print(f"  RSS target -> {'met' if m['peak_rss_mb'] <= limit_rss else 'MISSED'}")
+    (out / "analysis_metrics.json").write_text(json.dumps(m))
+    if m["rc"] != 0:
+        print("  analysis failed; last lines of", out / "analysis.log")
+        print("\n".join((out / "analysis.log").read_text().splitlines()[-15:]))
+        return
+    df = pd.read_csv(csv)
+    _print_check(check_truth(df, truth), "sparsity")
+    stamps = csv.with_suffix(".stamps.json")
+    if stamps.exists():  # api route: seconds between hand-overs, summed by shape (pipelined, so approximate)
+        st = json.loads(stamps.read_text())
+        by: Counter[str] = Counter()
+        for (_, shape, t0), (_, _, t1) in itertools.pairwise(st):
+            by[str(tuple(shape))] += t1 - t0
+        print("  time between tensor hand-overs by shape (s):", dict((k, round(v, 1)) for k, v in by.items()))
+
+
+def _weightwatcher(args: argparse.Namespace, truth: dict[str, Any], out: Path, env: dict[str, str]) -> None:
+    import pandas as pd
+
+    csv = out / "ww.csv"
+    ckpt = str(Path(args.ckpt).resolve())
+    m = run_child([sys.executable, str(Path(__file__).resolve()), "--child-ww", ckpt, str(csv)], out / "ww.log", env)
+    if m["rc"] != 0:
+        print(f"\n[WeightWatcher] skipped (rc {m['rc']}): see {out / 'ww.log'}")
+        return
+    cpu = m["user_s"] + m["sys_s"]
+    print(f"\n[WeightWatcher] wall {m['wall_s']:.1f} s, CPU {cpu:.1f} s, peak RSS {m['peak_rss_mb']:.0f} MB")
+    df = pd.read_csv(csv)
+    known = truth["tensors"]
+    df["name"] = [n if n in known else f"{n}.weight" for n in df["name"].astype(str)]  # WW drops ".weight"
+    _print_check(check_truth(df, truth, alpha_col="alpha"), "WeightWatcher")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("ckpt", nargs="?", help="checkpoint directory written by bench/make_checkpoint.py")
+    parser.add_argument("--route", choices=("cli", "api"), default="cli", help="sparsity-bench analyze, or the API")
+    parser.add_argument("--out", default=None, help="where the tables and logs go (default: a new temp folder)")
+    parser.add_argument("--no-analyze", action="store_true", help="skip the timed analysis")
+    parser.add_argument("--ww", action="store_true", help="also run WeightWatcher (torch + weightwatcher)")
+    parser.add_argument("--profile", action="store_true", help="time by phase, one tensor per shape")
+    parser.add_argument("--estimate", choices=sorted(mc.PRESETS), default=None, help="per-shape estimate of a preset")
+    parser.add_argument("--lib", default=None, help="prepend this folder to PYTHONPATH of the children")
+    parser.add_argument("--child-api", nargs=2, metavar=("CKPT", "CSV"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-ww", nargs=2, metavar=("CKPT", "CSV"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_api:
+        _child_api(*args.child_api)
+        return 0
+    if args.child_ww:
+        _child_ww(*args.child_ww)
+        return 0
+    env = dict(os.environ)
+    if args.lib:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (args.lib, env.get("PYTHONPATH")) if p)
+        sys.path.insert(0, args.lib)
+    if args.ckpt:
+        truth = json.loads((Path(args.ckpt) / mc.TRUTH_FILE).read_text())
+        out = Path(args.out or tempfile.mkdtemp(prefix="sparsity-large-")).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        n_par = sum(math.prod(t["shape"]) for t in truth["tensors"].values())
+        print(
+            f"{args.ckpt}: preset {truth['preset']}, {truth['config']['layers']} layers, {n_par / 1e6:.1f}M parameters"
+        )
+        print(f"cpus {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f}; outputs in {out}")
+        probe = [sys.executable, "-c", "import sparsity; print(sparsity.__file__)"]
+        where = subprocess.run(probe, env=env, cwd=out, capture_output=True, text=True, check=False)
+        print(f"library of the children: {where.stdout.strip() or where.stderr.strip()[-200:]}")
+        if not args.no_analyze:
+            _analyze(args, truth, out, env)
+        if args.ww:
+            _weightwatcher(args, truth, out, env)
+        if args.profile:
+            _print_profile(profile_shapes(ckpt=args.ckpt), "profile " + Path(args.ckpt).name)
+    if args.estimate:
+        total = _print_profile(profile_shapes(preset=args.estimate), f"estimate {args.estimate} (no load time)")
+        if args.estimate in TARGET_S:
+            print(f"  target {args.estimate}: < {TARGET_S[args.estimate]:.0f} s -> predicted {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
