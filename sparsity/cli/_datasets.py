@@ -22,9 +22,9 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         for entry in chosen:
             if entry.requirement not in done:
                 print(f"installing {entry.requirement} ...", file=sys.stderr)
-            path = catalog.install(entry, verify=True)
+            installed = catalog.install(entry, verify=True)
             done.add(entry.requirement)
-            print(f"{entry.name}: {path}", file=sys.stderr)
+            print(f"{entry.name}: {installed}", file=sys.stderr)
     rows = []
     for entry in entries:
         state, path = catalog.status(entry, verify=args.verify)

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from sparsity.weights._common import TensorRef
-from sparsity.weights._detect import FORMATS, Format, detect_format
+from sparsity.weights._detect import Format, detect_format
 from sparsity.weights._errors import (
     CorruptWeightsError,
     MissingDependencyError,

@@ -66,7 +66,7 @@ class UnsafePickleError(WeightsError):
     """A pickle asks for a global outside the allow-list (it would run code); nothing was executed."""
 
 
-class MissingDependencyError(WeightsError, ImportError):
+class MissingDependencyError(WeightsError, ImportError):  # type: ignore[misc]  # path: str, not ImportError's str | None
     """Reading this format needs an optional package that is not installed."""
 
 

@@ -159,7 +159,7 @@ def _legacy_spans(
 ) -> dict[str, tuple[int, int, int]]:
     """Storage key -> (offset of its first byte, element count, item size), walking the counts after the pickles."""
     pos = fh.tell()
-    spans: dict[str, tuple[int, int]] = {}
+    spans: dict[str, tuple[int, int, int]] = {}
     for key in keys:
         storage = storages.get(str(key))
         if storage is None:

@@ -21,6 +21,7 @@ import pickle
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -190,6 +191,10 @@ class RestrictedUnpickler(pickle._Unpickler):
     opcode that allocates before reading (``BYTEARRAY8``) is checked against the same limit.
     """
 
+    # set by pickle._Unpickler.load() (its stubs do not declare them)
+    read: Callable[[int], bytes]
+    readinto: Callable[[bytearray], int]
+    append: Callable[[Any], None]
     dispatch: ClassVar[dict] = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file, path: str, *, legacy: bool, limit: int) -> None:
