@@ -258,4 +258,3 @@ def load_weights(
         )
     usable = [ref for ref in selected if not ref.unsupported]
     return WeightsReader(path, fmt, usable, bad_files + undecodable, errors)
-
