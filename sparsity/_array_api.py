@@ -1,8 +1,11 @@
 """Array backend helpers: the namespace comes from the inputs, never from the hardware.
 
-NumPy is the default and the reference backend. CuPy arrays in give CuPy arrays out through the same code
-path (array-api-compat wraps both). This module never imports cupy or torch eagerly: CuPy is detected by
-looking in ``sys.modules`` (it can only be an input if the caller already imported it).
+NumPy is the default and the reference backend. CuPy, torch and other array-API arrays in give arrays of the
+same namespace, on the same device, out (the namespace rule of :mod:`sparsity`), through the same code path
+(array-api-compat wraps NumPy, CuPy and torch). Where the library computes on the host for speed (the threaded
+NumPy sort of :func:`sparsity.best_k_error`), :func:`host_view` gives a NumPy view of a host-memory array and
+:func:`to_namespace` hands the result back. This module never imports cupy or torch eagerly: they are detected
+by looking in ``sys.modules`` (an array of theirs can only be an input if the caller already imported them).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import numpy as np
 __all__ = [
     "array_namespace",
     "device",
+    "host_view",
     "is_cupy_namespace",
     "namespace_of_module",
+    "to_namespace",
     "to_numpy",
 ]
 
@@ -56,19 +61,24 @@ def array_namespace(*arrays: Any) -> Any:
 def namespace_of_module(xp: Any) -> Any:
     """Return the array-API-compatible namespace for a module given by the user (``xp=`` keyword).
 
-    ``None`` gives NumPy. ``numpy`` and ``cupy`` are wrapped by array-api-compat; namespaces that are already
-    compliant (such as ``array_api_strict``) are returned unchanged.
+    ``None`` gives NumPy. ``numpy``, ``cupy`` and ``torch`` (or their array-api-compat wrappers) give
+    array-api-compat's wrapper; namespaces that are already compliant (such as ``array_api_strict``) are
+    returned unchanged.
+
+    Examples
+    --------
+    >>> import numpy
+    >>> namespace_of_module(numpy).__name__
+    'array_api_compat.numpy'
     """
     import array_api_compat
 
     if xp is None:
         return array_api_compat.array_namespace(np.empty(0))
-    name = getattr(xp, "__name__", "")
-    if name == "numpy" or name.endswith("numpy"):
-        return array_api_compat.array_namespace(np.empty(0))
-    if name == "cupy":
-        return array_api_compat.array_namespace(xp.empty(0))
-    return xp
+    try:
+        return array_api_compat.array_namespace(xp.asarray(0.0))
+    except (AttributeError, TypeError):
+        return xp
 
 
 def device(x: Any) -> Any:
@@ -116,3 +126,44 @@ def to_numpy(x: Any) -> np.ndarray:
         except (TypeError, RuntimeError, BufferError):
             pass
     return np.asarray(x)
+
+
+def host_view(x: Any) -> np.ndarray | None:
+    """A NumPy view (no copy) of an array that lives in host memory, or None.
+
+    NumPy arrays are returned as they are and torch CPU tensors are viewed through DLPack (detached from
+    autograd); every other array (CuPy, torch on a GPU, array_api_strict, which exists to exercise the generic
+    array-API path) gives None. Writing to the view writes to ``x``.
+
+    Examples
+    --------
+    >>> host_view(np.arange(3.0))
+    array([0., 1., 2.])
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if "torch" in sys.modules and isinstance(x, sys.modules["torch"].Tensor) and x.device.type == "cpu":
+        return np.from_dlpack(x.detach())
+    return None
+
+
+def to_namespace(values: Any, like: Any) -> Any:
+    """NumPy ``values`` (an array or a NumPy scalar) in the namespace and on the device of the array ``like``.
+
+    The way back from a host computation: NumPy ``like`` returns ``values`` unchanged (a 0-d result stays a
+    NumPy scalar, as NumPy itself returns it); any other namespace gets ``xp.asarray(values, device=...)``, a
+    0-d array for a scalar (torch shares the memory of a contiguous NumPy array; it refuses negative strides, so
+    those are copied first).
+
+    Examples
+    --------
+    >>> import array_api_strict as xps
+    >>> to_namespace(np.array([1.0, 2.0]), xps.asarray([0.0])).device
+    array_api_strict.Device('CPU_DEVICE')
+    """
+    if isinstance(like, (np.ndarray, np.generic)):
+        return values
+    arr = np.asarray(values)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return array_namespace(like).asarray(arr, device=device(like))

@@ -5,7 +5,8 @@ magnitudes). The rules, stated once:
 
 - Namespace and device are kept: NumPy, CuPy, torch (through array-api-compat) and any array-API array come
   back in their own namespace and on their own device. Lists, scalars and anything ``numpy.asarray`` accepts
-  become NumPy arrays.
+  become NumPy arrays. This is the input half of the namespace rule of :mod:`sparsity` (array results in the
+  data argument's namespace and on its device; scalars as Python numbers).
 - Widening: bool and integer inputs become float64; floats narrower than 32 bits (float16, and bfloat16, float8,
   float6, float4 from ml_dtypes or torch) become float32 (exactly: every such value is a float32); float32 and
   float64 are kept, without a copy for NumPy input. :func:`widen_narrow_float` is the same rule for loaders that

@@ -13,7 +13,8 @@ from scipy import special, stats
 from xp_helpers import xp_assert_close
 
 import sparsity as sp
-from sparsity.curves import _curve_xp, default_decay_window
+from sparsity.curves import default_decay_window
+from sparsity.curves._best_k import _curve_xp
 
 EPS = np.finfo(np.float64).eps
 
@@ -360,7 +361,7 @@ def test_subnormal_magnitudes(p):
 
 def test_segmented_cumulative_sum_is_exact_across_segments(monkeypatch):
     # Force many small segments (run on threads): the curve must equal the single-segment one to rounding.
-    import sparsity.curves as curves
+    import sparsity.curves._host as curves
 
     x = np.random.default_rng(9).standard_cauchy(100_000)
     one = sp.best_k_error(x)
@@ -375,7 +376,7 @@ def test_segmented_cumulative_sum_is_exact_across_segments(monkeypatch):
 def test_partitioned_parallel_sort_equals_numpy_sort(monkeypatch, dtype, cpus):
     # Force the partition + threaded piece sort on a small array with ties, zeros, inf and NaN (floats):
     # the pieces are value-disjoint, so the concatenation must be exactly numpy's sort.
-    import sparsity.curves as curves
+    import sparsity.curves._host as curves
 
     rng = np.random.default_rng(cpus)
     a = np.abs(rng.standard_cauchy(10_007) * 50).astype(dtype)
@@ -386,12 +387,12 @@ def test_partitioned_parallel_sort_equals_numpy_sort(monkeypatch, dtype, cpus):
     monkeypatch.setattr(curves, "_PARALLEL_SORT_MIN", 1000)
     monkeypatch.setattr(curves, "available_cpus", lambda: cpus)
     got = a.copy()
-    curves._sort_magnitudes(got)
+    curves.sort_magnitudes(got)
     np.testing.assert_array_equal(got, np.sort(a))
 
 
 def test_full_curve_is_the_same_with_the_parallel_sort(monkeypatch):
-    import sparsity.curves as curves
+    import sparsity.curves._host as curves
 
     x = np.random.default_rng(4).standard_cauchy(50_000).astype(np.float32)
     serial = sp.best_k_error(x)

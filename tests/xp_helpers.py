@@ -1,7 +1,8 @@
 """Test helpers for the array namespaces, in the style of SciPy's ``_lib/_array_api.py``.
 
 ``xp_assert_close(actual, desired)`` checks, in this order, that ``actual`` is in the namespace of ``desired``,
-has its dtype, has its shape, and only then compares the values (on the host, ``numpy.testing.assert_allclose``).
+on its device, has its dtype, has its shape, and only then compares the values (on the host,
+``numpy.testing.assert_allclose``).
 Make ``desired`` in the namespace under test (``xp.asarray(reference)``). A NumPy scalar (``numpy.float64``)
 counts as a 0-d NumPy array, as NumPy itself returns one for a 0-d result.
 """
@@ -30,19 +31,22 @@ def namespace_name(x: Any) -> str:
 def _check_meta(actual: Any, desired: Any) -> None:
     got, want = namespace_name(actual), namespace_name(desired)
     assert got == want, f"namespace: got {got}, expected {want}"
+    if not isinstance(actual, np.generic) and not isinstance(desired, np.generic):
+        dev, want_dev = array_api_compat.device(actual), array_api_compat.device(desired)
+        assert dev == want_dev, f"device: got {dev}, expected {want_dev}"
     assert actual.dtype == desired.dtype, f"dtype: got {actual.dtype}, expected {desired.dtype}"
     assert tuple(actual.shape) == tuple(desired.shape), f"shape: got {tuple(actual.shape)}, expected {desired.shape}"
 
 
 def xp_assert_close(actual: Any, desired: Any, *, rtol: float = 1e-7, atol: float = 0.0, err_msg: str = "") -> None:
-    """Assert namespace, dtype and shape of ``actual``, then ``|actual - desired| <= atol + rtol |desired|``.
+    """Assert namespace, device, dtype and shape of ``actual``, then ``|actual - desired| <= atol + rtol |desired|``.
 
     Parameters
     ----------
     actual : array
         The result under test.
     desired : array
-        The reference, in the namespace (and dtype and shape) ``actual`` must have.
+        The reference, in the namespace (and on the device, of the dtype and shape) ``actual`` must have.
     rtol, atol : float
         Tolerances, as in ``numpy.testing.assert_allclose``.
     err_msg : str

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from sparsity._array_api import to_namespace, to_numpy
 from sparsity._checks import check_bool, check_int, check_k, check_real
+from sparsity._input import as_array, as_host
 from sparsity.curves import DecayFit, decay_grid, default_decay_window, loglog_fit
 
 __all__ = ["expected_best_k_error", "finite_n_decay_exponent", "log_gamma_ratio"]
@@ -61,7 +63,7 @@ def _series_diff(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     return -t * a * b * (pa + b * (a + b) * q)
 
 
-def log_gamma_ratio(x: Any, t: Any) -> np.ndarray:
+def log_gamma_ratio(x: Any, t: Any) -> Any:
     """``log Gamma(x) - log Gamma(x - t)`` for ``x - t > 0``, accurate for large x and for small ``|t|``.
 
     ``scipy.special.gammaln(x) - gammaln(x - t)`` loses about ``eps * x log x`` in absolute terms (1e-3 at
@@ -77,8 +79,9 @@ def log_gamma_ratio(x: Any, t: Any) -> np.ndarray:
 
     Returns
     -------
-    r : ndarray of float64
-        Shape of the broadcast of ``x`` and ``t``.
+    r : array of float64
+        Shape of the broadcast of ``x`` and ``t``; in the namespace and on the device of ``x`` (or of ``t`` when
+        ``x`` is not an array), computed on the host. NumPy (a 0-d array for scalars) when neither is an array.
 
     Examples
     --------
@@ -86,6 +89,13 @@ def log_gamma_ratio(x: Any, t: Any) -> np.ndarray:
     >>> bool(abs(log_gamma_ratio(10.0, 2.5) - (gammaln(10.0) - gammaln(7.5))) < 1e-13)
     True
     """
+    (xa, _), (ta, _) = as_array(x, "x", check_finite=False), as_array(t, "t", check_finite=False)
+    like = xa if hasattr(x, "shape") or not hasattr(t, "shape") else ta
+    return to_namespace(_log_gamma_ratio(to_numpy(xa), to_numpy(ta)), like)
+
+
+def _log_gamma_ratio(x: Any, t: Any) -> np.ndarray:
+    """:func:`log_gamma_ratio` of NumPy arrays (the body, without input conversion)."""
     x, t = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
     shape = x.shape
     x, t = x.reshape(-1), t.reshape(-1)
@@ -123,7 +133,7 @@ def _log_tail_sums(k: np.ndarray, n: int, alpha: float, p: float) -> np.ndarray:
             out[far] = math.log(n) + np.log(special.digamma(n) - special.digamma(kk))
         else:
             # log R_k = log[Gamma(n) Gamma(k+1-s) / (Gamma(n+1-s) Gamma(k))]; the sum is n (R_k - 1) / (s - 1) > 0
-            y = log_gamma_ratio(float(n), t) - log_gamma_ratio(kk, t)
+            y = _log_gamma_ratio(float(n), t) - _log_gamma_ratio(kk, t)
             # log|expm1(y)| without overflow: y + log(-expm1(-y)) for y > 0, log(-expm1(y)) for y < 0
             log_abs = np.log(-np.expm1(-np.abs(y))) + np.maximum(y, 0.0)
             out[far] = math.log(n) + log_abs - math.log(abs(t))
@@ -131,7 +141,7 @@ def _log_tail_sums(k: np.ndarray, n: int, alpha: float, p: float) -> np.ndarray:
     if np.any(near):
         lo = max(n - _DIRECT_TAIL, math.floor(s)) + 1  # terms j = lo..n, all finite (j > s)
         j = np.arange(lo, n + 1, dtype=np.float64)
-        terms = log_gamma_ratio(float(n + 1), s) - log_gamma_ratio(j, s)
+        terms = _log_gamma_ratio(float(n + 1), s) - _log_gamma_ratio(j, s)
         # tails[i] = log sum_{j >= lo + i} terms, summed from the bottom (smallest terms first)
         tails = np.logaddexp.accumulate(terms[::-1])[::-1]
         out[near] = tails[k[near] + 1 - lo]
@@ -188,7 +198,8 @@ def expected_best_k_error(
     e : ndarray of shape (n + 1,) or of the shape of ``k``, float64
         Non-increasing in k, ``e[n] = 0``. Entries whose sum contains an order statistic with
         ``j <= p / alpha`` (that is ``k + 1 <= p / alpha``) have an infinite expectation and are ``inf``.
-        A scalar ``k`` gives a NumPy float64 scalar.
+        A scalar ``k`` gives a NumPy float64 scalar. Always NumPy: no argument is data, and a ``k`` array of
+        another namespace does not set the output's.
 
     Raises
     ------
@@ -217,7 +228,7 @@ def expected_best_k_error(
         raise ValueError(
             f"relative=True needs alpha > p (a finite expected ||x||_p^p); got alpha = {alpha!r}, p = {p!r}"
         )
-    karr = np.arange(n + 1, dtype=np.int64) if k is None else check_k(k, n)
+    karr = np.arange(n + 1, dtype=np.int64) if k is None else check_k(as_host(k), n)
     values = _expected_curve(karr.ravel(), n, alpha, p, xmin).reshape(karr.shape)
     if relative:
         values = values / _expected_curve(np.zeros(1, dtype=np.int64), n, alpha, p, xmin)[0]

@@ -21,6 +21,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from sparsity import synthetic
+from sparsity._array_api import to_numpy
 from sparsity._checks import as_generator, check_choice, check_int, check_real
 from sparsity.curves import decay_exponent, decay_grid, default_decay_window
 
@@ -47,8 +48,9 @@ class SimulatedDecay(NamedTuple):
     ----------
     mean, std : float
         Mean and standard deviation (ddof = 1) of the exponents.
-    exponents : ndarray of shape (replicates,)
-        One measured exponent per replicate, in replicate order.
+    exponents : numpy.ndarray of shape (replicates,)
+        One measured exponent per replicate, in replicate order (NumPy: the replicates are drawn and measured
+        on the host).
     k_min, k_max : int
         The fit window.
     """
@@ -116,7 +118,7 @@ def model_sampler(
     xmin : float, default 1.0
         Pareto scale; for ``"semiparametric"`` the fitted threshold.
     data : array_like, optional
-        The observed values (``"semiparametric"`` only; magnitudes are used).
+        The observed values, any namespace (``"semiparametric"`` only; magnitudes are used, on the host).
     alpha_se : float, optional
         Standard error of alpha: each replicate draws its alpha from ``N(alpha, alpha_se**2)`` (truncated to
         the law's domain).
@@ -149,7 +151,7 @@ def model_sampler(
     if law == "semiparametric":
         if data is None:
             raise ValueError("law 'semiparametric' needs data (the observed values); got None")
-        mags = np.sort(np.abs(np.asarray(data, dtype=np.float64)).ravel())
+        mags = np.sort(np.abs(np.asarray(to_numpy(data), dtype=np.float64)).ravel())
         if mags.size == 0 or not np.all(np.isfinite(mags)):
             raise ValueError(f"data must be non-empty and finite; got {mags.size} values")
         body = mags[mags < xmin]
@@ -233,7 +235,8 @@ def simulated_decay_exponent(
     Parameters
     ----------
     sampler : callable
-        ``sampler(generator, n) -> array of n values``, e.g. from :func:`model_sampler`.
+        ``sampler(generator, n) -> array of n values`` (any namespace; measured on the host), e.g. from
+        :func:`model_sampler`.
     n : int
         Sample size per replicate, >= 4.
     replicates : int, default 200
@@ -270,7 +273,7 @@ def simulated_decay_exponent(
     for start in range(0, replicates, rows):
         block = np.empty((min(rows, replicates - start), n))
         for i in range(block.shape[0]):
-            row = np.asarray(sampler(np.random.default_rng(children[start + i]), n), dtype=np.float64)
+            row = np.asarray(to_numpy(sampler(np.random.default_rng(children[start + i]), n)), dtype=np.float64)
             if row.shape != (n,):
                 raise ValueError(f"sampler must return an array of shape ({n},); got shape {row.shape}")
             np.abs(row, out=block[i])

@@ -6,11 +6,13 @@ survival tail index ``sv_tail_index = 2 (alpha_ww - 1)`` (see :mod:`sparsity.lin
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from sparsity._array_api import to_numpy
 from sparsity._checks import check_bool, check_real
 from sparsity._input import as_array
 from sparsity.layers._esd_fit import EsdFit, esd_fit_body
@@ -27,6 +29,11 @@ def alpha_ww_to_sv_tail_index(alpha_ww: Any) -> Any:
     alpha_ww : float or array_like
         WeightWatcher's ESD density exponent, > 1 (NaN passes through).
 
+    Returns
+    -------
+    sv_tail_index : float or array
+        A float for a real number; for an array, a float64 array in its namespace and on its device.
+
     Examples
     --------
     >>> alpha_ww_to_sv_tail_index(2.0)
@@ -39,6 +46,8 @@ def alpha_ww_to_sv_tail_index(alpha_ww: Any) -> Any:
 def sv_tail_index_to_alpha_ww(sv_tail_index: Any) -> Any:
     """``alpha_ww = 1 + sv_tail_index / 2``: inverse of :func:`alpha_ww_to_sv_tail_index`.
 
+    A float for a real number; for an array, a float64 array in its namespace and on its device.
+
     Examples
     --------
     >>> sv_tail_index_to_alpha_ww(1.0)
@@ -49,22 +58,28 @@ def sv_tail_index_to_alpha_ww(sv_tail_index: Any) -> Any:
 
 
 def _as_real(value: Any, name: str, *, lower: float) -> Any:
-    """A real number or array of them, each ``> lower`` or NaN (a failed fit passes through as NaN).
+    """A real number (-> float) or an array of them (-> float64 array, its namespace), each > lower or NaN.
 
-    The array-valued twin of :func:`sparsity._checks.check_real`, with its message format.
+    NaN is a failed fit, passed through. The array-valued twin of :func:`sparsity._checks.check_real`, with
+    its message format.
     """
     rule = f"a real number or array of real numbers > {lower:g} (NaN passes through)"
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be {rule}; got {value!r}")
-    scalar = isinstance(value, numbers.Real)
+    if isinstance(value, numbers.Real):
+        a = float(value)
+        if not (math.isnan(a) or a > lower):
+            raise ValueError(f"{name} must be {rule}; got {a!r}")
+        return a
     try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+        arr, xp = as_array(value, name, allow_empty=True, check_finite=False)
+    except TypeError:
         raise TypeError(f"{name} must be {rule}; got {value!r}") from None
-    bad = ~np.isnan(a) & ~(a > lower)
+    host = to_numpy(arr)
+    bad = ~np.isnan(host) & ~(host > lower)
     if bad.any():
-        raise ValueError(f"{name} must be {rule}; got {float(a[bad].ravel()[0])!r}")
-    return float(a) if scalar else a
+        raise ValueError(f"{name} must be {rule}; got {float(host[bad].ravel()[0])!r}")
+    return xp.astype(arr, xp.float64)
 
 
 def fit_esd(W: Any, *, xmin: float | None = None, evals: bool = False) -> EsdFit:

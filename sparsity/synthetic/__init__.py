@@ -9,9 +9,12 @@ Matrices (:mod:`sparsity.synthetic.matrices`, shape (n, m)): :func:`gaussian_mat
 :func:`bbp_outlier`, :func:`spectrum_matrix`, :func:`power_law_spectrum`.
 
 ``alpha`` is the survival tail index, P(|X| > t) ~ t**(-alpha). All random generators take keyword-only
-``rng=None | int | numpy.random.Generator``, ``xp=None | module`` (NumPy when None; e.g. ``cupy`` or
-``array_api_strict``) and ``dtype`` (float64 when None). Random numbers are drawn on the host with NumPy's
-Generator in float64, so a seed gives the same numbers on every backend, then cast and moved to ``xp``.
+``rng=None | int | numpy.random.Generator``, ``xp=None | module`` (e.g. ``cupy``, ``torch`` or
+``array_api_strict``; NumPy when None, except that :func:`spectrum_matrix` then follows its
+``singular_values`` array) and ``dtype`` (float64 when None). Random numbers are drawn on the host with NumPy's
+Generator in float64, so a seed gives the same numbers on every backend, then cast and moved to ``xp`` (on its
+default device). The closed forms return Python floats, or for an array argument (:func:`bbp_outlier`'s
+``theta``) a float64 array in its namespace.
 
 Examples
 --------

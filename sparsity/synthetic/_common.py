@@ -32,7 +32,9 @@ def resolve_backend(xp: Any, dtype: Any) -> tuple[Any, Any, np.dtype]:
     such as ``"float32"``. Only real floating dtypes are accepted.
     """
     if xp is not None and not hasattr(xp, "asarray"):
-        raise TypeError(f"xp must be None or an array namespace module (numpy, cupy, array_api_strict); got {xp!r}")
+        raise TypeError(
+            f"xp must be None or an array namespace module (numpy, cupy, torch, array_api_strict); got {xp!r}"
+        )
     ns = namespace_of_module(xp)
     if dtype is None:
         return ns, ns.float64, np.dtype(np.float64)
@@ -67,8 +69,8 @@ def check_size(size: Any) -> tuple[int, ...]:
     raise TypeError(f"size must be an int >= 0 or a tuple of ints >= 0; got {size!r} of type {type(size).__name__}")
 
 
-def finish(values: np.ndarray, ns: Any, dtype: Any, np_dtype: np.dtype, *, what: str) -> Any:
-    """Cast float64 host ``values`` to ``np_dtype`` and move them to ``ns``.
+def finish(values: np.ndarray, ns: Any, dtype: Any, np_dtype: np.dtype, *, what: str, device: Any = None) -> Any:
+    """Cast float64 host ``values`` to ``np_dtype`` and move them to ``ns`` (on ``device``, or its default one).
 
     Draws beyond the largest finite value of the target dtype (possible for very heavy tails, e.g. a Pareto
     with small ``alpha`` in float32) are clipped to that value with a ``UserWarning`` stating how many, rather
@@ -87,4 +89,6 @@ def finish(values: np.ndarray, ns: Any, dtype: Any, np_dtype: np.dtype, *, what:
         values = np.clip(values, -big, big)
     if values.dtype != np_dtype:
         values = values.astype(np_dtype)
-    return ns.asarray(values, dtype=dtype)
+    if device is None:
+        return ns.asarray(values, dtype=dtype)
+    return ns.asarray(values, dtype=dtype, device=device)

@@ -6,11 +6,12 @@ Re-exported by :mod:`sparsity.synthetic.matrices` and :mod:`sparsity.synthetic`.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Literal
 
 import numpy as np
 
-from sparsity._array_api import to_numpy
+from sparsity._array_api import to_namespace, to_numpy
 from sparsity._checks import check_choice, check_int, check_real
 from sparsity._input import as_array
 
@@ -124,8 +125,8 @@ def bbp_outlier(theta: Any, n: int, m: int, *, sigma: float = 1.0) -> Any:
 
     Returns
     -------
-    s1 : float or numpy.ndarray
-        Same shape as ``theta``.
+    s1 : float or array
+        A float for a scalar ``theta``; otherwise a float64 array of its shape, namespace and device.
 
     Examples
     --------
@@ -136,6 +137,7 @@ def bbp_outlier(theta: Any, n: int, m: int, *, sigma: float = 1.0) -> Any:
     rows, cols = check_int(n, "n", low=1), check_int(m, "m", low=1)
     s = check_real(sigma, "sigma", low=0.0, closed="neither")
     arr, _ = as_array(theta, "theta", allow_empty=True)
+    scalar = isinstance(theta, numbers.Real)
     th = np.asarray(to_numpy(arr), dtype=np.float64)
     if np.any(th < 0):
         raise ValueError(f"theta must be >= 0; got {float(th[th < 0].ravel()[0])!r}")
@@ -144,4 +146,4 @@ def bbp_outlier(theta: Any, n: int, m: int, *, sigma: float = 1.0) -> Any:
     edge = 1.0 + math.sqrt(gamma)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(t > gamma**0.25, np.sqrt((1.0 + t * t) * (gamma + t * t)) / t, edge) * s
-    return float(out) if out.ndim == 0 else out
+    return float(out) if scalar else to_namespace(out, arr)

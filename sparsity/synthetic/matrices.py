@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sparsity._array_api import to_numpy
+from sparsity._array_api import device, to_numpy
 from sparsity._checks import as_generator, check_choice, check_int, check_real
 from sparsity._input import as_array
 from sparsity.synthetic._common import finish, resolve_backend
@@ -110,7 +110,8 @@ def levy_matrix(
     scale : float, default 1.0
         Scale > 0.
     rng, xp, dtype
-        As in :func:`gaussian_matrix`.
+        As in :func:`gaussian_matrix`, except that ``xp=None`` gives the namespace and device of
+        ``singular_values`` when it is an array (NumPy for a list).
 
     Returns
     -------
@@ -247,7 +248,8 @@ def spectrum_matrix(singular_values: Any, n: int, m: int, *, rng: Any = None, xp
     n, m : int
         Shape, each >= 1.
     rng, xp, dtype
-        As in :func:`gaussian_matrix`.
+        As in :func:`gaussian_matrix`, except that ``xp=None`` gives the namespace and device of
+        ``singular_values`` when it is an array (NumPy for a list).
 
     Returns
     -------
@@ -269,16 +271,16 @@ def spectrum_matrix(singular_values: Any, n: int, m: int, *, rng: Any = None, xp
     True
     """
     rows, cols = check_int(n, "n", low=1), check_int(m, "m", low=1)
-    arr, _ = as_array(singular_values, "singular_values", min_ndim=1, max_ndim=1, allow_empty=True)
+    arr, arr_xp = as_array(singular_values, "singular_values", min_ndim=1, max_ndim=1, allow_empty=True)
     s = np.asarray(to_numpy(arr), dtype=np.float64)
     if s.size > min(rows, cols):
         raise ValueError(f"singular_values must have length <= min(n, m) = {min(rows, cols)}; got {s.size}")
     if np.any(s < 0):
         raise ValueError("singular_values must be >= 0; got " + np.array2string(s, threshold=8))
-    ns, dt, np_dt = resolve_backend(xp, dtype)
+    ns, dt, np_dt = resolve_backend(arr_xp if xp is None else xp, dtype)
     gen = as_generator(rng)
     w = orthogonal_spectrum(gen, s, rows, cols) if s.size else np.zeros((rows, cols))
-    return finish(w, ns, dt, np_dt, what="spectrum_matrix")
+    return finish(w, ns, dt, np_dt, what="spectrum_matrix", device=device(arr) if xp is None else None)
 
 
 def power_law_spectrum(

@@ -2,7 +2,7 @@
 
 ``alpha`` is the survival tail index, P(|X| > t) ~ t**(-alpha). Every generator takes keyword-only
 ``rng`` (None, an int seed or a ``numpy.random.Generator``), ``xp`` (None for NumPy, or a namespace module
-such as ``cupy`` or ``array_api_strict``) and ``dtype`` (default float64). Numbers are drawn on the host in
+such as ``cupy``, ``torch`` or ``array_api_strict``) and ``dtype`` (default float64). Numbers are drawn on the host in
 float64, so the same seed gives the same values on every backend, then cast and moved to ``xp``.
 """
 
