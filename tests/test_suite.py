@@ -28,7 +28,7 @@ def _write(tmp_path, body: str, name: str = "s.toml"):
     return path
 
 
-@pytest.mark.parametrize("name", ["quick", "full", "gpu"])
+@pytest.mark.parametrize("name", ["quick", "full", "gpu", "coverage"])
 def test_shipped_suites_load(name):
     assert name in suite_names()
     suite = load_suite(name)

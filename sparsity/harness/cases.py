@@ -8,6 +8,7 @@ estimator, one row is produced. Columns (the ``results.csv`` contract):
 case_id                       ``task_id[/tensor]/basis/estimator``
 group, source, family         suite group, ``synthetic|catalog|path``, generator family or model name
 params                        generator parameters (JSON)
+replicate                     replicate index of the draw (0..R-1; ``replicates = R`` in the group; 0 for real weights)
 tensor                        tensor name for real weights (empty for synthetic)
 shape, n                      array shape; number of values in the basis (entries or singular values)
 basis, estimator              ``entries|spectrum``; the :func:`sparsity.fit_tail` method
@@ -17,17 +18,25 @@ alpha_ww                      spectrum rows: WeightWatcher's exponent ``1 + alph
 xmin, n_tail, ks_distance     start of the fitted tail, its size, KS distance (CSN)
 predicted_decay               ``max(0, 1/alpha_hat - 1/2)``
 predicted_decay_true          the same from ``true_alpha``
+predicted_decay_finite_n      finite-n prediction at this n and window: exact expected curve's fit for the Pareto
+                              family, otherwise the mean of the bootstrap below (simulation from the fitted model)
 measured_decay                fitted exponent s of sigma_k ~ k^-s (:func:`sparsity.decay_exponent`)
 decay_k_min, decay_k_max      its fit window; decay_r2: its r^2
-agrees                        measured_decay within the predicted exponents over alpha's CI, +-0.05
-                              (missing when alpha_hat or measured_decay is NaN)
+agrees                        ``decay_pi_low <= measured_decay <= decay_pi_high`` (missing without an interval)
+decay_pi_low/high, _level     predictive interval of the measured decay at this n and window, from a seeded
+                              bootstrap of the fitted tail, alpha's uncertainty included (:mod:`._agreement`);
+                              its nominal coverage (0.95)
 compressible                  ``alpha_hat < 2`` (the l2 threshold); missing when the fit gave no alpha (NaN)
 effective_sparsity(_frac)     smallest k with relative l2 error <= 0.1 (and k / n)
-t_generate_s, t_fit_s,        seconds spent generating/loading, fitting the tail, computing the curve
-t_curve_s                     (the only columns that differ between otherwise identical runs)
-device, seed                  ``cpu|gpu``; the task's SeedSequence entropy
+t_generate_s, t_fit_s,        seconds spent generating/loading, fitting the tail, computing the curve, and
+t_curve_s, t_interval_s       the agreement interval (the only columns that differ between identical runs)
+device, seed                  ``cpu|gpu``; the task's SeedSequence entropy (synthetic data; real weights: their
+                              fits and intervals are seeded from a hash of the tensor, not from it)
 status, error                 ``ok``, ``skipped`` (too few values) or ``error``, and the reason
 ============================  ==========================================================================
+
+Real weights, basis ``entries``, estimator ``csn`` (without options): the tail comes from the engine of
+:func:`sparsity.analyze_matrix` (:mod:`._case_tail`), so ``run`` and ``analyze`` report the same entry alpha.
 
 Every failing step becomes an error row. One rule (:func:`is_expected_error`, in ``_failures``) tells a data
 error (the run succeeds) from a failure such as a bug (the row keeps its traceback; the run fails).
@@ -47,27 +56,26 @@ import numpy as np
 from sparsity import synthetic
 from sparsity._array_api import to_numpy
 from sparsity.curves import best_k_error, decay_exponent, predicted_decay_exponent
+from sparsity.harness._agreement import DECAY_LEVEL, agreement_columns
+from sparsity.harness._case_tail import case_tail, data_entropy
 from sparsity.harness._failures import EXPECTED_ERRORS, error_record, is_expected_error
 from sparsity.harness.suite import GENERATORS, Task, params_json
 from sparsity.layers._conv import ConvConvention
-from sparsity.layers._esd_fit import esd_fit_body
 from sparsity.linalg._api import singular_values
 from sparsity.tails._fit import fit_tail
 from sparsity.weights import load_weights
 
 __all__ = [
-    "AGREEMENT_TOL",
     "COLUMNS",
     "COMPRESSIBLE_BELOW",
     "CURVE_POINTS",
+    "DECAY_LEVEL",
     "EFFECTIVE_EPS",
     "EXPECTED_ERRORS",
     "is_expected_error",
     "run_task",
 ]
 
-AGREEMENT_TOL = 0.05
-"""Absolute slack added to the predicted-exponent interval before calling a measurement in agreement."""
 EFFECTIVE_EPS = 0.1
 """Relative l2 error that defines the effective sparsity."""
 CURVE_POINTS = 48
@@ -83,6 +91,7 @@ COLUMNS = [
     "source",
     "family",
     "params",
+    "replicate",
     "tensor",
     "shape",
     "n",
@@ -98,23 +107,28 @@ COLUMNS = [
     "ks_distance",
     "predicted_decay",
     "predicted_decay_true",
+    "predicted_decay_finite_n",
     "measured_decay",
     "decay_k_min",
     "decay_k_max",
     "decay_r2",
     "agrees",
+    "decay_pi_low",
+    "decay_pi_high",
+    "decay_pi_level",
     "compressible",
     "effective_sparsity",
     "effective_sparsity_frac",
     "t_generate_s",
     "t_fit_s",
     "t_curve_s",
+    "t_interval_s",
     "device",
     "seed",
     "status",
     "error",
 ]
-TIMING_COLUMNS = ("t_generate_s", "t_fit_s", "t_curve_s")
+TIMING_COLUMNS = ("t_generate_s", "t_fit_s", "t_curve_s", "t_interval_s")
 
 
 def _xp_for(device: str) -> Any:
@@ -129,7 +143,7 @@ def _synthetic_array(task: Task, rng: np.random.Generator, xp: Any) -> Any:
 
     params = dict(task.params)
     name = task.generator
-    assert name is not None
+    assert name is not None and task.shape is not None  # synthetic tasks have both (checked by load_suite)
     if GENERATORS[name].kind == "vector":
         return getattr(synthetic, name)(**params, size=task.shape[0], rng=rng, xp=xp)
     n, m = task.shape
@@ -153,6 +167,7 @@ def _arrays(task: Task, rng: np.random.Generator, xp: Any) -> Iterator[tuple[str
 
     count = 0
     t0 = time.perf_counter()
+    assert task.location is not None  # weight tasks always have a location (checked by load_suite)
     reader = load_weights(task.location, errors="skip")
     for name, arr in reader:
         yield name, _as_matrix(arr, xp), time.perf_counter() - t0
@@ -175,10 +190,6 @@ def _as_matrix(arr: Any, xp: Any) -> Any:
     """A weight tensor as the matrix the suite analyses: 2-D as stored, conv kernels by :data:`SUITE_CONV`."""
     mat, _ = SUITE_CONV.matrices(arr, xp=np)
     return mat if xp is None else xp.asarray(mat)
-
-
-def _nan_if_none(v: Any) -> float:
-    return math.nan if v is None else float(v)
 
 
 def _basis_values(arr: Any, basis: str) -> Any:
@@ -214,52 +225,30 @@ def _measure_basis(values: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
     return out, _curve_points(rel), time.perf_counter() - t0
 
 
-def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng: Any, big: int) -> dict[str, float]:
-    """Survival tail index of the basis values with its CI, xmin, tail size and KS distance.
-
-    Spectrum rows with the ``csn`` estimator use the WeightWatcher-compatible ESD fit of
-    :func:`sparsity.fit_esd` on the eigenvalues ``s**2`` (so ``alpha_ww`` here equals the one of
-    :func:`sparsity.analyze_matrix`); the singular values' tail index is ``2 (alpha_ww - 1)``, and the MLE and
-    the KS distance are invariant under ``s -> s**2``, so ``xmin`` is reported in singular-value units.
-    """
-    if basis == "spectrum" and estimator == "csn" and not options:
-        lam = to_numpy(values).astype(np.float64) ** 2
-        esd = esd_fit_body(lam, big)
-        ci = esd.tail.alpha_ci
-        return {
-            "alpha": esd.sv_tail_index,
-            "lo": 2.0 * ci[0],
-            "hi": 2.0 * ci[1],
-            "xmin": math.sqrt(esd.xmin),
-            "n_tail": esd.num_pl_spikes,
-            "ks": esd.D,
-        }
-
-    fit = fit_tail(values, method=estimator, **{"rng": rng, **options})  # type: ignore[arg-type]  # checked
-    lo, hi = (float(v) for v in fit.alpha_ci) if fit.alpha_ci is not None else (math.nan, math.nan)
-    return {
-        "alpha": float(fit.alpha),
-        "lo": lo,
-        "hi": hi,
-        "xmin": _nan_if_none(fit.xmin),
-        "n_tail": int(fit.n_tail),
-        "ks": _nan_if_none(fit.ks_distance),
-    }
+def _tail(values: Any, basis: str, estimator: str, options: dict[str, Any], rng: Any, big: int) -> dict[str, Any]:
+    """The row's tail fit (:func:`sparsity.harness._case_tail.case_tail`; ``rng="data"`` for real weights)."""
+    return case_tail(values, basis, estimator, options, rng, big, fit=fit_tail)
 
 
 def _fit_row(
-    values: Any, basis: str, estimator: str, options: dict[str, Any], measured: dict[str, Any], rng: Any, big: int
+    values: Any,
+    basis: str,
+    estimator: str,
+    options: dict[str, Any],
+    measured: dict[str, Any],
+    rng: Any,
+    big: int,
+    context: dict[str, Any],
 ) -> dict:
-
+    """The tail columns of one row and its agreement columns (``context``: ``real``, ``family``, ``seed``)."""
     t0 = time.perf_counter()
-    tail = _tail(values, basis, estimator, options, rng, big)
-    t_fit = time.perf_counter() - t0
-    alpha, lo, hi = tail["alpha"], tail["lo"], tail["hi"]
+    tail = _tail(values, basis, estimator, options, "data" if context["real"] else rng, big)
+    alpha = tail["alpha"]
     pred = predicted_decay_exponent(alpha) if alpha > 0 and math.isfinite(alpha) else math.nan
     row = {
         "alpha_hat": alpha,
-        "alpha_ci_low": lo,
-        "alpha_ci_high": hi,
+        "alpha_ci_low": tail["lo"],
+        "alpha_ci_high": tail["hi"],
         "alpha_ww": 1.0 + alpha / 2.0 if basis == "spectrum" else math.nan,
         "xmin": tail["xmin"],
         "n_tail": tail["n_tail"],
@@ -267,17 +256,11 @@ def _fit_row(
         "predicted_decay": pred,
         # Three-valued: a fit that gave no alpha (NaN) says nothing about compressibility.
         "compressible": None if math.isnan(alpha) else bool(alpha < COMPRESSIBLE_BELOW),
-        "t_fit_s": t_fit,
     }
-    s = measured["measured_decay"]
-    if math.isfinite(s) and math.isfinite(pred):
-        band = [pred]
-        for a in (lo, hi):
-            if math.isfinite(a) and a > 0:
-                band.append(predicted_decay_exponent(a))
-        row["agrees"] = bool(min(band) - AGREEMENT_TOL <= s <= max(band) + AGREEMENT_TOL)
-    else:
-        row["agrees"] = None
+    row["t_fit_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    row.update(agreement_columns(to_numpy(values), tail, measured, estimator, context["family"], context["seed"]))
+    row["t_interval_s"] = time.perf_counter() - t0
     return row
 
 
@@ -293,6 +276,7 @@ def _base_row(
         "source": task.source,
         "family": family,
         "params": params_json(task.params),
+        "replicate": task.replicate,
         "tensor": tensor,
         "shape": "x".join(map(str, shape)),
         "basis": basis,
@@ -305,8 +289,10 @@ def _base_row(
     }
 
 
-def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, device: str, seed: list[int]) -> list:
-    """The curve record and one row per estimator for one array in one basis."""
+def _basis_records(
+    task: Task, tensor: str, arr: Any, basis: str, t_gen: float, device: str, seed: list[int], data_key: int
+) -> list:
+    """The curve record and one row per estimator for one array in one basis (``data_key``: hash of a tensor)."""
     shape = tuple(int(d) for d in arr.shape)
     estimators = task.estimators[basis]
     try:
@@ -344,11 +330,18 @@ def _basis_records(task: Task, tensor: str, arr: Any, basis: str, t_gen: float, 
                 }
             )
             continue
-        # Bootstrap estimators draw from a stream derived from the task seed and the case id.
-        fit_rng = np.random.default_rng(np.random.SeedSequence([*seed, zlib.crc32(row["case_id"].encode())]))
+        # Bootstrap estimators draw from a stream derived from the task seed and the case id; the agreement
+        # interval from a child of it (synthetic) or from a hash of the tensor and the row's method (real weights).
+        case_seq = np.random.SeedSequence([*seed, zlib.crc32(row["case_id"].encode())])
+        fit_rng = np.random.default_rng(case_seq)
+        real = task.source != "synthetic"
+        pi_seed = (
+            np.random.SeedSequence([data_key, zlib.crc32(f"{basis}/{est}".encode())]) if real else case_seq.spawn(1)[0]
+        )
+        context = {"real": real, "family": row["family"] if not real else "", "seed": pi_seed}
         try:
             options = task.estimator_options.get(est, {})
-            row.update(_fit_row(values, basis, est, options, measured, fit_rng, max(shape)))
+            row.update(_fit_row(values, basis, est, options, measured, fit_rng, max(shape), context))
         except Exception as exc:  # the row records it; the other estimators still run (see is_expected_error)
             records.append(error_record(row, exc))
             continue
@@ -375,8 +368,9 @@ def run_task(task: Task, root_seed: int, device: str = "cpu") -> list[dict[str, 
                 row = _base_row(task, tensor, (), first_basis, task.estimators[first_basis][0], device, seed)
                 records.append(error_record(row, arr))
                 continue
+            data_key = data_entropy(arr) if task.source != "synthetic" else 0
             for basis in task.basis:
-                records.extend(_basis_records(task, tensor, arr, basis, t_gen, device, seed))
+                records.extend(_basis_records(task, tensor, arr, basis, t_gen, device, seed, data_key))
     except Exception as exc:  # a task that cannot even produce its data becomes one error row (and maybe a traceback)
         row = _base_row(task, "", task.shape or (), first_basis, task.estimators[first_basis][0], device, seed)
         records.append(error_record(row, exc))
