@@ -154,7 +154,11 @@ def test_progress_bar_only_for_many_tensors(tmp_path, capsys, stub_spectra):
     np.savez(few, **{f"w{i}": np.ones((3, 3)) for i in range(2)})
     np.savez(many, **{f"w{i}": np.ones((3, 3)) for i in range(cli.PROGRESS_MIN_TENSORS)})
     assert _run(["analyze", few], capsys)[2] == ""
-    assert "many.npz" in _run(["analyze", many], capsys)[2]
+    lines = _run(["analyze", many], capsys)[2].splitlines()
+    # Not a terminal: one plain line per tensor (name, shape, seconds), no carriage returns.
+    assert len(lines) == cli.PROGRESS_MIN_TENSORS and "\r" not in "".join(lines)
+    assert lines[0].startswith(f"[1/{cli.PROGRESS_MIN_TENSORS}] ") and " w0 3x3 " in lines[0]
+    assert lines[0].endswith(" s")
     assert _run(["analyze", many, "--no-progress"], capsys)[2] == ""
 
 

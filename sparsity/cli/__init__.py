@@ -3,7 +3,9 @@
 Subcommands are registered in :data:`SUBCOMMANDS`, a dict from name to a builder ``build(subparsers)`` that adds
 its parser and sets ``func`` (the handler, ``handler(args) -> int``) with ``set_defaults``; adding a subcommand
 is adding one builder to the dict. Expected failures (:class:`~sparsity.weights.WeightsError`, ``ValueError``,
-``OSError``) are printed as one line on stderr with exit status 2, without a traceback.
+``OSError``, an executor that cannot start) are printed as one line on stderr with exit status 2, without a
+traceback. A run stopped by SIGINT or SIGTERM exits with ``128 + signum`` (130, 143) after saving its finished
+work (the handlers are installed by the runner and the analysis job while they execute).
 
 Examples
 --------
@@ -24,6 +26,7 @@ from sparsity.cli._analyze import PROGRESS_MIN_TENSORS, build_analyze
 from sparsity.cli._datasets import build_datasets
 from sparsity.cli._output import OUTPUT_FORMATS, write_table
 from sparsity.cli._run import build_report, build_run
+from sparsity.harness.executors import ExecutorError
 from sparsity.weights import WeightsError
 
 __all__ = ["OUTPUT_FORMATS", "PROGRESS_MIN_TENSORS", "SUBCOMMANDS", "build_parser", "main", "write_table"]
@@ -58,13 +61,17 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input or unreadable weights)."""
+    """Run the command line; returns the exit status.
+
+    0 ok, 1 failed cases or a lost executor (resumable), 2 bad input, unreadable weights or an executor that
+    cannot start, 128 + signum when stopped by a signal (130 SIGINT, 143 SIGTERM).
+    """
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
             return int(args.func(args) or 0)
-        except (WeightsError, ValueError, OSError) as exc:
+        except (WeightsError, ValueError, OSError, ExecutorError) as exc:
             print(f"sparsity-bench {args.command}: error: {exc}", file=sys.stderr)
             return 2
 

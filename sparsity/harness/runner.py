@@ -13,6 +13,12 @@ Files in the output directory:
   ``partial.jsonl`` and ``run.json`` are removed and :func:`sparsity.harness.report.write_report` renders
   summary, tables and figures.
 
+Tasks run on an executor (:mod:`sparsity.harness.executors`): in this process, a local process pool or a Dask
+cluster; the results, the resume file and the outputs are the same for each, and a run started on one can be
+resumed on another. SIGINT and SIGTERM stop the workers, keep every finished task and raise
+:class:`RunInterrupted` (:mod:`sparsity.harness._signals`); so does an executor that loses its workers or its
+scheduler (:class:`~sparsity.harness.executors.ExecutorLost`).
+
 A case that fails with an expected data error (see :func:`sparsity.harness.cases.is_expected_error`) is a row
 with ``status = "error"`` and the run succeeds. A case that fails with any other exception is such a row too, but
 its traceback goes to ``errors.log`` and :func:`run_suite` raises :class:`RunFailed` after writing everything.
@@ -20,42 +26,28 @@ its traceback goes to ``errors.log`` and :func:`run_suite` raises :class:`RunFai
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import hashlib
 import json
 import os
-import platform
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sparsity._checks import check_choice, check_int
-from sparsity._version import __version__
 from sparsity.harness._io import atomic_write_text
-from sparsity.harness.cases import COLUMNS, run_task
+from sparsity.harness._job import PARTIAL, RUN_INFO, Records, RunInterrupted, execute
+from sparsity.harness._job import resume as resume_job
+from sparsity.harness._manifest import environment, results_sha256, sessions
+from sparsity.harness.cases import COLUMNS, TIMING_COLUMNS, run_task
 from sparsity.harness.report import write_report
-from sparsity.harness.suite import Suite, SuiteError, Task
+from sparsity.harness.suite import Suite, SuiteError
 
 __all__ = ["CURVE_COLUMNS", "ERRORS_LOG", "RunFailed", "RunInterrupted", "run_suite"]
 
-PARTIAL = "partial.jsonl"
-RUN_INFO = "run.json"
 ERRORS_LOG = "errors.log"
 """File of the run folder that holds the tracebacks of the cases that failed unexpectedly."""
 CURVE_COLUMNS = ["case_id", "group", "family", "basis", "true_alpha", "k", "rel_error"]
 """Columns of ``curves.csv``: one line per kept point of each relative best-k curve."""
 _FLOAT_FORMAT = "%.10g"
-
-Records = list[dict[str, Any]]
-
-
-class RunInterrupted(RuntimeError):
-    """Raised after Ctrl-C: finished tasks are saved and ``--resume`` continues the run."""
 
 
 class RunFailed(RuntimeError):
@@ -79,52 +71,6 @@ class RunFailed(RuntimeError):
         )
 
 
-# ------------------------------------------------------------------------------------------------ resume
-def _read_partial(path: Path) -> Records:
-    records: Records = []
-    if not path.exists():
-        return records
-    with path.open("r", encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn last line of a killed run: its task is simply run again
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return records
-
-
-def _jsonl(records: Iterable[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, allow_nan=True) + "\n" for r in records)
-
-
-def _resume(out: Path, info: dict[str, Any], *, resume: bool, fresh: bool) -> Records:
-    """The resume step: refuse, discard or continue an unfinished run in ``out``.
-
-    Returns the records of the tasks that finished before (none for a new run) and leaves ``partial.jsonl``
-    holding exactly them, with ``run.json`` describing this run.
-    """
-    partial, run_info = out / PARTIAL, out / RUN_INFO
-    if partial.exists() and not (resume or fresh):
-        raise SuiteError(
-            f"{out} holds an unfinished run ({PARTIAL}); continue it with --resume or discard it with --fresh"
-        )
-    if partial.exists() and resume:
-        old = json.loads(run_info.read_text()) if run_info.exists() else {}
-        if old and old != info:
-            raise SuiteError(f"cannot resume in {out}: the unfinished run used {old}, this one {info}")
-    else:
-        partial.unlink(missing_ok=True)
-    atomic_write_text(run_info, json.dumps(info))
-    records = _read_partial(partial)
-    done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
-    records = [r for r in records if r.get("task_id") in done]
-    # Rewrite the kept records so a torn tail from the interrupted run is dropped before appending.
-    atomic_write_text(partial, _jsonl(records))
-    return records
-
-
 # ----------------------------------------------------------------------------------------------- execute
 def _check_device(device: str) -> None:
     check_choice(device, "device", ("cpu", "gpu"))
@@ -140,108 +86,49 @@ def _check_device(device: str) -> None:
             raise SuiteError(f"--device gpu needs a CUDA device; CuPy says: {exc}") from None
 
 
-Sink = Callable[[Task, Records], None]
-
-
-def _run_pool(tasks: list[Task], seed: int, device: str, workers: int, sink: Sink, bar: Any) -> None:
-    if workers == 1:
-        for task in tasks:
-            sink(task, run_task(task, seed, device))
-            bar.update(1)
-        return
-    with cf.ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_task, task, seed, device): task for task in tasks}
-        try:
-            for fut in cf.as_completed(futures):
-                sink(futures[fut], fut.result())
-                bar.update(1)
-        except KeyboardInterrupt:
-            for fut in futures:
-                fut.cancel()
-            raise
-
-
 def _execute(
-    suite: Suite, records: Records, out: Path, *, seed: int, device: str, workers: int, progress: bool
-) -> None:
-    """The execute step: run the tasks not in ``records``.
+    suite: Suite, records: Records, out: Path, run: dict[str, Any], *, seed: int, device: str, progress: bool
+) -> dict[str, Any]:
+    """The execute step: run the tasks not in ``records`` (see :func:`sparsity.harness._job.execute`).
 
-    Each finished task is appended (fsynced) to ``partial.jsonl`` and to ``records``, tagged with its ``task_id``
-    and closed by a ``task_done`` record.
+    Returns the executor's description; raises :class:`RunInterrupted` on a stop signal or a lost executor.
     """
     from tqdm import tqdm
 
     done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
     todo = [t for t in suite.tasks if t.task_id not in done]
-    partial = out / PARTIAL
     bar = tqdm(total=len(suite.tasks), initial=len(suite.tasks) - len(todo), unit="case", desc=suite.name,
                disable=not progress, file=sys.stderr, dynamic_ncols=True)  # fmt: skip
-    with partial.open("a", encoding="utf-8") as fh, bar:
-
-        def sink(task: Task, recs: Records) -> None:
-            tagged = [{**r, "task_id": task.task_id} for r in recs]
-            tagged.append({"kind": "task_done", "task_id": task.task_id})
-            fh.write(_jsonl(tagged))
-            fh.flush()
-            os.fsync(fh.fileno())
-            records.extend(tagged)
-
-        try:
-            _run_pool(todo, seed, device, workers, sink, bar)
-        except KeyboardInterrupt:
-            n_done = sum(1 for r in records if r.get("kind") == "task_done")
-            raise RunInterrupted(
-                f"interrupted: {n_done} finished tasks are saved in {partial}; rerun with --resume to continue"
-            ) from None
+    with bar:
+        return execute(
+            out / PARTIAL,
+            records,
+            todo,
+            run_task,
+            (seed, device),
+            task_id=lambda t: t.task_id,
+            workers=run["workers"],
+            scheduler=run["scheduler"],
+            on_done=lambda t, r: bar.update(1),
+        )
 
 
 # ------------------------------------------------------------------------------------------------- write
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _manifest(suite: Suite, seed: int, workers: int, device: str, elapsed: float) -> dict[str, Any]:
-    import pandas
-    import scipy
-
-    threads: Any
-    try:
-        from threadpoolctl import threadpool_info
-
-        threads = [{k: d.get(k) for k in ("internal_api", "num_threads", "version")} for d in threadpool_info()]
-    except ImportError:
-        threads = None
+def _manifest(suite: Suite, seed: int, executor: dict[str, Any], device: str, records: Records) -> dict[str, Any]:
+    timing = sessions(records)
     return {
         "suite": suite.name,
         "suite_file": str(suite.path),
         "suite_sha256": suite.sha256,
         "seed": seed,
-        "workers": workers,
+        "workers": executor["workers"],
+        "executor": executor,
         "device": device,
         "tasks": len(suite.tasks),
         "skipped_groups": suite.skipped_groups,
-        "elapsed_s": round(elapsed, 3),
-        "versions": {
-            "sparsity": __version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pandas.__version__,
-        },
-        "git_commit": _git_commit(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
-        "threads": threads,
+        "elapsed_s": timing["elapsed_total_s"],
+        **timing,
+        **environment(),
     }
 
 
@@ -303,7 +190,7 @@ def _write_outputs(out: Path, suite: Suite, records: Records, manifest: dict[str
         (out / ERRORS_LOG).unlink(missing_ok=True)  # a stale log of an earlier run in this folder
     manifest = {
         **manifest,
-        "results_sha256": hashlib.sha256(results_text.encode("utf-8")).hexdigest(),
+        "results_sha256": results_sha256(results, TIMING_COLUMNS, _FLOAT_FORMAT),
         "failed_cases": len(failed_rows),
         "errors_log": ERRORS_LOG if failed_rows else None,
     }
@@ -319,6 +206,7 @@ def run_suite(
     out_dir: str | os.PathLike[str],
     *,
     workers: int = 1,
+    scheduler: str | None = None,
     device: str = "cpu",
     seed: int | None = None,
     resume: bool = False,
@@ -335,7 +223,11 @@ def run_suite(
     out_dir : path
         Output directory (created).
     workers : int
-        Worker processes (1 runs in this process). Results do not depend on it.
+        Worker processes (1 runs in this process); with ``scheduler="local"`` the workers of the local Dask
+        cluster. Results do not depend on it.
+    scheduler : str, optional
+        Run the tasks on Dask: ``"local"`` starts a ``LocalCluster``, an address (``tcp://host:8786``) or a
+        scheduler file connects to a running one (see :func:`sparsity.harness.executors.make_executor`).
     device : {"cpu", "gpu"}
         ``gpu`` generates and measures with CuPy arrays.
     seed : int, optional
@@ -357,7 +249,8 @@ def run_suite(
     Raises
     ------
     RunInterrupted
-        On Ctrl-C; finished tasks are kept for ``resume=True``.
+        On SIGINT/SIGTERM (``signum`` says which; the workers are stopped) or when the executor loses its
+        workers or scheduler; finished tasks are kept for ``resume=True``, on any executor.
     RunFailed
         After writing every output, when cases failed with unexpected errors (tracebacks in ``errors.log``);
         its ``results`` attribute holds the table.
@@ -370,10 +263,10 @@ def run_suite(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     info = {"suite_sha256": suite.sha256, "seed": root_seed, "device": device}
-    records = _resume(out, info, resume=resume, fresh=fresh)
-    t0 = time.perf_counter()
-    _execute(suite, records, out, seed=root_seed, device=device, workers=workers, progress=progress)
-    manifest = _manifest(suite, root_seed, workers, device, time.perf_counter() - t0)
+    records = resume_job(out, info, resume=resume, fresh=fresh, error=SuiteError)
+    run = {"workers": workers, "scheduler": scheduler}
+    executor = _execute(suite, records, out, run, seed=root_seed, device=device, progress=progress)
+    manifest = _manifest(suite, root_seed, executor, device, records)
     results, failed = _write_outputs(out, suite, records, manifest)
     if report:
         write_report(out)
