@@ -41,7 +41,8 @@ def _check_analysed(df: Any, paths: list[str]) -> None:
     failed = int((df["status"] == "failed").sum())
     if failed < len(df):
         return
-    reasons = [str(r) for r in df.get("reason", [])]
+    names = [str(n) for n in df.get("name", [""] * len(df))]
+    reasons = [f"{n}: {r}" if n else str(r) for n, r in zip(names, df.get("reason", []), strict=False)]
     why = (
         f"{failed} tensor(s) failed (first: {reasons[0].splitlines()[0]})"
         if reasons

@@ -137,7 +137,7 @@ def json_records(df: Any, *, indent: int | None = 2) -> str:
     Examples
     --------
     >>> import pandas as pd
-    >>> print(json_records(pd.DataFrame({"case": ["a/b"], "x": [90.9], "y": [float("nan")]}), indent=None))
+    >>> print(json_records(pd.DataFrame({"case": ["a/b"], "x": [90.9], "y": [float("nan")]}), indent=None), end="")
     [{"case": "a/b", "x": 90.9, "y": null}]
     """
     cols = [str(c) for c in df.columns]
