@@ -48,7 +48,7 @@ def add_scheduler_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
-    out = Path(args.out) if args.out else Path("results") / suite.name
+    out = Path(args.out) if args.out else Path("runs") / suite.name  # results/ holds the published copies
     try:
         df = run_suite(
             suite,
@@ -81,13 +81,13 @@ def build_run(subparsers: Any) -> argparse.ArgumentParser:
         "run",
         help="run a benchmark suite",
         description="Run a suite (bench/suites/NAME.toml or a TOML file) and write results.csv, manifest.json, "
-        "summary.md, tables/*.tex and figures/*.png to --out (default results/<suite>/). Exit status: 0 done "
+        "summary.md, tables/*.tex and figures/*.png to --out (default runs/<suite>/; the published copies live in results/). Exit status: 0 done "
         "(data errors are rows), 1 cases failed with unexpected errors (tracebacks in OUT/errors.log) or the "
         "executor lost its workers (--resume continues), 2 bad input, 130 SIGINT / 143 SIGTERM (finished cases "
         "saved; --resume continues).",
     )
     parser.add_argument("--suite", default=DEFAULT_SUITE, metavar="NAME|FILE", help=f"default: {DEFAULT_SUITE}")
-    parser.add_argument("--out", default=None, metavar="DIR", help="output directory (default results/<suite>)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/<suite>)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     add_scheduler_option(parser, "cases")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
