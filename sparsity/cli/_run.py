@@ -81,7 +81,8 @@ def build_run(subparsers: Any) -> argparse.ArgumentParser:
         "run",
         help="run a benchmark suite",
         description="Run a suite (bench/suites/NAME.toml or a TOML file) and write results.csv, manifest.json, "
-        "summary.md, tables/*.tex and figures/*.png to --out (default runs/<suite>/; the published copies live in results/). Exit status: 0 done "
+        "summary.md, tables/*.tex and figures/*.png to --out (default runs/<suite>/; the published copies live "
+        "in results/). Exit status: 0 done "
         "(data errors are rows), 1 cases failed with unexpected errors (tracebacks in OUT/errors.log) or the "
         "executor lost its workers (--resume continues), 2 bad input, 130 SIGINT / 143 SIGTERM (finished cases "
         "saved; --resume continues).",
