@@ -250,7 +250,7 @@ def test_analyze_weights_sources_and_errors(tmp_path):
     assert list(rows["status"]) == ["ok", "failed"] and "finite" in rows["reason"].iloc[1]
     with pytest.raises(ValueError, match=r"tensor 'nan' must .*finite"):
         sp.analyze_weights(bad, errors="raise")
-    with pytest.raises(TypeError, match="source must be a mapping"):
+    with pytest.raises(TypeError, match=r"source must be a path .* a mapping .* named_parameters"):
         sp.analyze_weights(3)
 
 
@@ -281,8 +281,9 @@ EXPECTED_COLUMNS = (
     "layer_id name shape N M rf num_evals alpha_ww xmin xmax D sigma num_pl_spikes alpha_weighted log_alpha_norm "
     "norm log_norm spectral_norm log_spectral_norm lambda_max sv_max sv_min stable_rank matrix_rank entropy sigma_mp "
     "bulk_min bulk_max num_spikes mp_softrank sv_tail_index predicted_rank_decay measured_rank_decay rank_decay_r2 "
-    "compressible entry_alpha entry_xmin entry_n_tail entry_D entry_predicted_decay entry_measured_decay "
-    "entry_decay_r2 entry_compressible status reason"
+    "compressible alpha_ww_ci_low alpha_ww_ci_high alpha_ww_fp16 alpha_ww_bf16 alpha_ww_unstable entry_alpha "
+    "entry_xmin entry_n_tail entry_D entry_predicted_decay entry_measured_decay entry_decay_r2 entry_compressible "
+    "entry_alpha_ci_low entry_alpha_ci_high entry_alpha_fp16 entry_alpha_bf16 entry_alpha_unstable status reason"
 ).split()
 """The published column order (the dataclass fields must produce exactly this)."""
 INTEGER_COLUMNS = [

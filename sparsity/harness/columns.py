@@ -110,7 +110,14 @@ LAYER_COLUMN_DOCS: dict[str, str] = {
     "measured_rank_decay": "fitted decay exponent of the rank-k Frobenius error (of the singular values)",
     "rank_decay_r2": "r^2 of that fit",
     "compressible": "`sv_tail_index < 2` (equivalently `alpha_ww < 2`); empty when the ESD fit failed",
-    "entry_alpha": "CSN survival tail index of the entry magnitudes |W_ij|",
+    "alpha_ww_ci_low": "lower end of the 95 % interval of `alpha_ww`: union of the normal intervals of every xmin "
+    "whose KS distance is within one standard error of the best (xmin uncertainty included)",
+    "alpha_ww_ci_high": "upper end of that interval",
+    "alpha_ww_fp16": "`alpha_ww` refitted on the tensor rounded to float16 (equal to `alpha_ww` if it is float16)",
+    "alpha_ww_bf16": "`alpha_ww` refitted on the tensor rounded to bfloat16",
+    "alpha_ww_unstable": "a float16 or bfloat16 refit lies outside the interval (or failed); empty without a fit",
+    "entry_alpha": "survival tail index of the entry magnitudes |W_ij| (default: exact CSN, xmin scanned over the "
+    "20,000 largest)",
     "entry_xmin": "start of the fitted entry tail",
     "entry_n_tail": "entries in the fitted tail",
     "entry_D": "Kolmogorov-Smirnov distance of the entry fit",
@@ -118,6 +125,12 @@ LAYER_COLUMN_DOCS: dict[str, str] = {
     "entry_measured_decay": "fitted decay exponent of the best-k l2 error of the entries",
     "entry_decay_r2": "r^2 of that fit",
     "entry_compressible": "`entry_alpha < 2`; empty when the entry fit failed",
+    "entry_alpha_ci_low": "lower end of the 95 % interval of `entry_alpha` (CSN: xmin uncertainty included, as "
+    "for `alpha_ww_ci_low`; other `entry_method`s: their own interval)",
+    "entry_alpha_ci_high": "upper end of that interval",
+    "entry_alpha_fp16": "`entry_alpha` refitted on the magnitudes rounded to float16",
+    "entry_alpha_bf16": "`entry_alpha` refitted on the magnitudes rounded to bfloat16",
+    "entry_alpha_unstable": "a float16 or bfloat16 refit lies outside the interval (or failed); empty without a fit",
     "status": "`ok`, `skipped` (too small or all-zero) or `failed`",
     "reason": "why a column is missing or the row skipped or failed",
 }

@@ -2,7 +2,8 @@
 
 Private modules: ``_analyze`` (analyze_matrix, analyze_weights), ``_rows`` (the typed rows: column names, order
 and dtypes), ``_conv`` (the conv-kernel convention), ``_entry`` (entry columns), ``_esd_fit`` and ``_esd`` (the
-ESD power-law fit), ``_mp`` (Marchenko-Pastur bulk).
+ESD power-law fit), ``_mp`` (Marchenko-Pastur bulk), ``_stability`` (intervals with the ``xmin`` uncertainty,
+float16/bfloat16 refits), ``_sources`` (what ``analyze_weights`` accepts: paths, mappings, models, pairs).
 """
 
 from sparsity.layers._analyze import analyze_matrix, analyze_weights

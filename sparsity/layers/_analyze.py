@@ -18,9 +18,15 @@ Column groups (all floats are NaN when not computable; ``status``/``reason`` say
   max(0, 1/sv_tail_index - 1/2)`` (equal to ``(2 - alpha_ww) / (2 (alpha_ww - 1))`` below 2),
   ``measured_rank_decay`` and ``rank_decay_r2`` (:func:`sparsity.decay_exponent` of the singular values,
   i.e. of the rank-k Frobenius error), ``compressible = sv_tail_index < 2``.
-- entry compressibility: ``entry_alpha`` (CSN tail index of ``|W_ij|``), ``entry_xmin``, ``entry_n_tail``,
-  ``entry_D``, ``entry_predicted_decay``, ``entry_measured_decay``, ``entry_decay_r2``,
-  ``entry_compressible = entry_alpha < 2``.
+- entry compressibility: ``entry_alpha`` (tail index of ``|W_ij|``; the one default of ``analyze`` and of
+  suite rows on real weights: exact CSN with ``xmin`` scanned over the 20,000 largest magnitudes, no seed),
+  ``entry_xmin``, ``entry_n_tail``, ``entry_D``, ``entry_predicted_decay``, ``entry_measured_decay``,
+  ``entry_decay_r2``, ``entry_compressible = entry_alpha < 2``.
+- uncertainty and stability (:mod:`sparsity.layers._stability`), for ``alpha_ww`` and ``entry_alpha`` alike:
+  ``*_ci_low``, ``*_ci_high`` (95 % interval including the uncertainty of ``xmin``: the union of the normal
+  intervals of every ``xmin`` whose KS distance is within one standard error of the best), ``*_fp16``,
+  ``*_bf16`` (the fit refitted on the tensor rounded to float16 / bfloat16; for a tensor stored in that
+  precision the refit is the fit) and ``*_unstable`` (a refit lies outside the interval, or failed).
 
 Missing values (the dataclasses of :mod:`sparsity.layers._rows` define names, order and types): float columns
 are NaN; counts (``N``, ``M``, ``rf``, ``num_evals``, ``num_pl_spikes``, ``matrix_rank``, ``num_spikes``,
@@ -40,8 +46,6 @@ we do not (``alpha_ww`` is unaffected; norms are 2x).
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -50,8 +54,8 @@ import numpy as np
 from sparsity._checks import check_bool, check_choice, check_int
 from sparsity.curves import decay_exponent, predicted_decay_exponent
 from sparsity.layers._conv import Conv, ConvConvention
-from sparsity.layers._entry import entry_columns, entry_magnitudes
-from sparsity.layers._esd_fit import esd_fit_body, numerical_zero_tolerance
+from sparsity.layers._entry import ENTRY_METHODS, EntryMethod, entry_columns, entry_magnitudes
+from sparsity.layers._esd_fit import EsdFit, esd_fit_body, esd_interval, esd_refits, numerical_zero_tolerance
 from sparsity.layers._mp import mp_fit
 from sparsity.layers._rows import (
     COLUMNS,
@@ -64,8 +68,10 @@ from sparsity.layers._rows import (
     frame,
     is_compressible,
 )
+from sparsity.layers._sources import weight_items
+from sparsity.layers._stability import outside
+from sparsity.linalg._gram import PRECISIONS, Precision
 from sparsity.linalg._svd import as_matrix, eigenvalues_gram, host_float64
-from sparsity.weights import load_weights
 
 __all__ = ["COLUMNS", "ENTRY_KEYS", "SPECTRAL_KEYS", "analyze_matrix", "analyze_weights"]
 
@@ -96,10 +102,11 @@ def _norm_columns(lam: np.ndarray, big: int) -> dict[str, Any]:
     }
 
 
-def _fit_columns(lam: np.ndarray, big: int) -> dict[str, Any]:
-    """The ESD power-law columns (:func:`sparsity.layers._esd_fit.esd_fit_body`; raises ValueError if it fails)."""
+def _fit_columns(lam: np.ndarray, big: int) -> tuple[dict[str, Any], EsdFit]:
+    """The ESD power-law columns and the fit (:func:`sparsity.layers._esd_fit.esd_fit_body`; ValueError if it fails)."""
     fit = esd_fit_body(lam, big)
     a, lam_max = fit.alpha_ww, float(lam[0])
+    lo, hi = esd_interval(lam, big, fit)
     return {
         "alpha_ww": a,
         "xmin": fit.xmin,
@@ -112,18 +119,22 @@ def _fit_columns(lam: np.ndarray, big: int) -> dict[str, Any]:
         "sv_tail_index": fit.sv_tail_index,
         "predicted_rank_decay": predicted_decay_exponent(fit.sv_tail_index, 2.0),
         "compressible": is_compressible(fit.sv_tail_index),
-    }
+        "alpha_ww_ci_low": lo,
+        "alpha_ww_ci_high": hi,
+    }, fit
 
 
-def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> tuple[SpectralColumns, list[str], str]:
-    """Columns of the pooled eigenvalues ``lam`` (descending, float64), the reasons for missing ones, status."""
+def _spectral_columns(
+    lam: np.ndarray, big: int, small: int, min_evals: int
+) -> tuple[SpectralColumns, list[str], str, EsdFit | None]:
+    """Columns of the pooled eigenvalues ``lam`` (descending, float64), the reasons for missing ones, status, fit."""
     cols: dict[str, Any] = {"num_evals": int(lam.size)}
     lam_max = float(lam[0])
     if lam_max <= 0:
-        return SpectralColumns(**cols), ["all-zero matrix: no spectrum to fit"], "skipped"
+        return SpectralColumns(**cols), ["all-zero matrix: no spectrum to fit"], "skipped", None
     if not math.isfinite(lam_max):
         reason = "the largest eigenvalue of W^T W overflows float64 (a singular value above ~1e154): no spectrum to fit"
-        return SpectralColumns(**cols), [reason], "failed"
+        return SpectralColumns(**cols), [reason], "failed", None
     cols.update(_norm_columns(lam, big))
     cols.update(mp_fit(lam, big, small)._asdict())
     n_fit = int(np.count_nonzero(lam > numerical_zero_tolerance(lam_max, big)))
@@ -132,11 +143,14 @@ def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> 
             SpectralColumns(**cols),
             [f"{n_fit} nonzero eigenvalues < min_evals = {min_evals}: no power-law fit"],
             "skipped",
+            None,
         )
     reasons: list[str] = []
     status = "ok"
+    fit = None
     try:
-        cols.update(_fit_columns(lam, big))
+        fit_cols, fit = _fit_columns(lam, big)
+        cols.update(fit_cols)
     except ValueError as exc:
         reasons.append(f"ESD fit failed: {exc}")
         status = "failed"
@@ -146,7 +160,22 @@ def _spectral_columns(lam: np.ndarray, big: int, small: int, min_evals: int) -> 
         reasons.append(f"rank-k decay fit failed: {exc}")
     else:
         cols.update(measured_rank_decay=d.exponent, rank_decay_r2=d.r2)
-    return SpectralColumns(**cols), reasons, status
+    return SpectralColumns(**cols), reasons, status, fit
+
+
+def _spectral_stability(
+    mats: Any, big: int, spectral: SpectralColumns, fit: EsdFit, precision: str
+) -> tuple[SpectralColumns, list[str]]:
+    """``alpha_ww_fp16``, ``alpha_ww_bf16`` and ``alpha_ww_unstable`` (refits of the rounded matrices)."""
+    ci = (spectral.alpha_ww_ci_low, spectral.alpha_ww_ci_high)
+    # "auto": float32 Gram (float16/bfloat16 products are exact in float32), float64 eigensolver: 2x cheaper
+    refit, reasons = esd_refits(mats, big, fit, "mixed" if precision == "auto" else precision)
+    checked = [a for label, a in refit.items() if not any("range" in r and label in r for r in reasons)]
+    unstable = any(outside(a, ci) for a in checked)
+    cols = replace(
+        spectral, alpha_ww_fp16=refit["float16"], alpha_ww_bf16=refit["bfloat16"], alpha_ww_unstable=unstable
+    )
+    return cols, reasons
 
 
 def _identity(W: Any, conv: ConvConvention, *, xp: Any) -> tuple[Any, LayerRow]:
@@ -157,28 +186,47 @@ def _identity(W: Any, conv: ConvConvention, *, xp: Any) -> tuple[Any, LayerRow]:
 
 
 def _analyze_row(
-    W: Any, ident: LayerRow, mats: Any, *, xp: Any, min_evals: int, entries: bool, entry_top: int | None
+    W: Any,
+    ident: LayerRow,
+    mats: Any,
+    *,
+    xp: Any,
+    min_evals: int,
+    entries: bool,
+    entry_top: int | None,
+    entry_method: str = "csn",
+    stability: bool = True,
+    spectra_precision: str = "auto",
 ) -> LayerRow:
     """The row of a validated tensor ``W`` whose matrices (:class:`ConvConvention`) are ``mats``."""
     m, n = int(mats.shape[-2]), int(mats.shape[-1])
-    lam = np.sort(host_float64(eigenvalues_gram(mats, xp=xp)).ravel())[::-1]
-    spectral, reasons, status = _spectral_columns(lam, max(m, n), min(m, n), min_evals)
+    lam = np.sort(host_float64(eigenvalues_gram(mats, xp=xp, precision=spectra_precision)).ravel())[::-1]
+    spectral, reasons, status, fit = _spectral_columns(lam, max(m, n), min(m, n), min_evals)
+    if stability and fit is not None:
+        spectral, why = _spectral_stability(mats, max(m, n), spectral, fit, spectra_precision)
+        reasons += why
     entry_reasons: list[str] = []
     entry_cols = EntryColumns()
     if entries:
         size = math.prod(int(d) for d in W.shape)
-        entry_cols, entry_reasons = entry_columns(entry_magnitudes(W, entry_top, xp=xp), size)
+        mags = entry_magnitudes(W, entry_top, xp=xp)
+        entry_cols, entry_reasons = entry_columns(mags, size, method=entry_method, stability=stability)
     reason = "; ".join(reasons + entry_reasons)
     return replace(ident, spectral=spectral, entries=entry_cols, status=status, reason=reason)
 
 
-def _options(conv: Any, min_evals: Any, entries: Any, entry_top: Any) -> dict[str, Any]:
-    """Checked options of analyze_matrix / analyze_weights."""
+def _options(
+    conv: Any, min_evals: Any, entries: Any, entry_top: Any, spectra_precision: Any, **more: Any
+) -> dict[str, Any]:
+    """Checked options of analyze_matrix / analyze_weights (``more``: ``entry_method``, ``stability``)."""
     return {
+        "spectra_precision": check_choice(spectra_precision, "spectra_precision", PRECISIONS),
         "conv": ConvConvention.of(conv),
         "min_evals": check_int(min_evals, "min_evals", low=10),
         "entries": check_bool(entries, "entries"),
         "entry_top": check_int(entry_top, "entry_top", low=10, allow_none=True),
+        "entry_method": check_choice(more["entry_method"], "entry_method", ENTRY_METHODS),
+        "stability": check_bool(more["stability"], "stability"),
     }
 
 
@@ -194,12 +242,16 @@ def analyze_matrix(
     min_evals: int = 10,
     entries: bool = True,
     entry_top: int | None = 20_000,
+    spectra_precision: Precision = "auto",
+    entry_method: EntryMethod = "csn",
+    stability: bool = True,
 ) -> dict[str, Any]:
     """Spectral and entry-level compressibility metrics of one weight tensor.
 
-    The ESD (eigenvalues of ``W^T W``, unnormalised) comes from the float64 Gram route; ``alpha_ww`` is the
-    exact CSN fit of :func:`sparsity.fit_esd` (WeightWatcher's default fit); the column groups, names, missing
-    values and the Conv convention are listed in the module docstring of :mod:`sparsity.layers._analyze`.
+    The ESD (eigenvalues of ``W^T W``, unnormalised) comes from the Gram route (float64; a float32 Gram matrix
+    for float32 matrices of order >= 2048, see ``spectra_precision``); ``alpha_ww`` is the exact CSN fit of
+    :func:`sparsity.fit_esd` (WeightWatcher's default fit); the column groups, names, missing values and the
+    Conv convention are listed in the module docstring of :mod:`sparsity.layers._analyze`.
 
     Parameters
     ----------
@@ -219,6 +271,20 @@ def analyze_matrix(
         nothing else), widening the window 4x, once, if the chosen tail holds more than half of
         it (a tail that still fills the window is noted in ``reason``). ``None`` scans all magnitudes (exact
         CSN over every candidate; slow beyond ~1e5 entries).
+    entry_method : {"csn", "hill", "moments", "pickands", "kernel", "ranksize"}
+        Entry-tail estimator on the ``entry_top`` largest magnitudes. ``"csn"`` (default): exact CSN,
+        deterministic. The others: :func:`sparsity.fit_tail` with its own interval and bootstraps seeded from
+        the data (``rng="data"``), so every choice gives the same answer on the same tensor.
+    stability : bool
+        Refit ``alpha_ww`` and ``entry_alpha`` on the float16- and bfloat16-rounded tensor (the ``*_fp16``,
+        ``*_bf16`` and ``*_unstable`` columns; two more Gram spectra per tensor, none for a tensor already in
+        that precision). The intervals are computed either way.
+    spectra_precision : {"auto", "float64", "mixed", "float32"}
+        Working precision of the Gram matrix and eigensolver (:func:`sparsity.esd`). ``"auto"``: ``"mixed"``
+        (float32 Gram matrix, float64 eigensolver) for float32 tensors (bf16/float16 checkpoints) whose smaller
+        side is at least 2048, ``alpha_ww`` within 1e-5 of ``"float64"`` on the ``tinyllama`` and ``llama7b``
+        presets of ``bench/make_checkpoint.py``; ``"float32"`` (2x faster again) only on request: it can move
+        ``alpha_ww`` by more than 1e-3 on non-power-law layers.
 
     Returns
     -------
@@ -233,19 +299,11 @@ def analyze_matrix(
     >>> row["status"], row["num_spikes"], row["compressible"]
     ('ok', 0, False)
     """
-    opts = _options(conv, min_evals, entries, entry_top)
+    opts = _options(
+        conv, min_evals, entries, entry_top, spectra_precision, entry_method=entry_method, stability=stability
+    )
     Wv, xp = as_matrix(W, "W")
     return _row(Wv, xp=xp, **opts).as_dict()
-
-
-def _items(source: Any) -> Iterable[Any]:
-    if isinstance(source, (str, os.PathLike)):
-        return load_weights(source)
-    if isinstance(source, Mapping):
-        return source.items()
-    if isinstance(source, Iterable):
-        return source
-    raise TypeError(f"source must be a mapping, an iterable of (name, array) or a path; got {type(source).__name__}")
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -283,15 +341,20 @@ def analyze_weights(
     entries: bool = True,
     entry_top: int | None = 20_000,
     errors: Literal["row", "raise"] = "row",
+    spectra_precision: Precision = "auto",
+    entry_method: EntryMethod = "csn",
+    stability: bool = True,
 ) -> Any:
     """Analyse every tensor of a model: one pandas row per tensor with at least 2 dimensions.
 
     Parameters
     ----------
-    source : mapping, iterable of (name, array), str or os.PathLike
-        ``{name: array}``, pairs (e.g. :func:`sparsity.load_weights`), or a weight file path (read lazily with
-        :func:`sparsity.load_weights`). 0-D and 1-D tensors (biases, norms) are not analysed.
-    conv, min_evals, entries, entry_top
+    source : str, os.PathLike, mapping, model or iterable of (name, array)
+        A weight file or folder (read lazily with :func:`sparsity.load_weights`), ``{name: array}``, a model
+        with ``named_parameters()`` or ``state_dict()`` (a ``torch.nn.Module``, a Hugging Face model; duck-typed,
+        tensors detached and moved to the CPU one at a time, see :mod:`sparsity.layers._sources`), or pairs.
+        0-D and 1-D tensors (biases, norms) are not analysed.
+    conv, min_evals, entries, entry_top, entry_method, stability, spectra_precision
         As in :func:`analyze_matrix`.
     errors : {"row", "raise"}
         ``"row"``: a tensor that cannot be analysed (NaN entries, unsupported dtype, a failed eigensolver)
@@ -311,9 +374,8 @@ def analyze_weights(
     tensor), so the peak memory is that of one tensor. The small Gram eigenproblems of one tensor (the kernel
     positions of a conv kernel) run together on threads with one BLAS thread
     (:func:`sparsity.linalg._gram.gram_eigenvalues_many`); that limit holds only during those calls, never
-    while ``source`` reads the next tensor. (A row pipeline that batched several tensors' spectra on a
-    background thread and ran the entry fits on worker threads measured 0.9x to 1.5x of this sequential route
-    on MiniLM on 2 cores, median below the 1.3x that would pay for it, and was removed; issue 12.)
+    while ``source`` reads the next tensor. (A threaded row pipeline measured 0.9x-1.5x of this sequential
+    route on MiniLM on 2 cores and was removed; issue 12.)
 
     Examples
     --------
@@ -323,10 +385,13 @@ def analyze_weights(
     >>> list(df["name"]), list(df["status"])
     (['fc1'], ['ok'])
     """
-    opts = _options(conv, min_evals, entries, entry_top)
+    opts = _options(
+        conv, min_evals, entries, entry_top, spectra_precision, entry_method=entry_method, stability=stability
+    )
     check_choice(errors, "errors", ("row", "raise"))
     rows: list[tuple[TensorId, LayerRow]] = []
-    for layer_id, pair in enumerate(_items(source)):
+    pair: Any = None
+    for layer_id, pair in enumerate(weight_items(source)):
         name, arr = pair
         if len(getattr(arr, "shape", np.shape(arr))) >= 2:
             rows.append((TensorId(layer_id, str(name)), _tensor_row(arr, str(name), errors=errors, **opts)))

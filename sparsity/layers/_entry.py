@@ -4,22 +4,30 @@
 that keeps host copies of the largest magnitudes and a few sums; :func:`entry_columns` computes the typed
 :class:`~sparsity.layers._rows.EntryColumns` from those alone (host NumPy). Column meanings:
 :mod:`sparsity.layers._analyze`.
+
+The default entry-tail method (``entry_method="csn"``, ``entry_top=20_000``) is exact CSN on the 20,000
+largest magnitudes (widened once to 80,000 when the tail fills half the window): deterministic, no seed, and
+the one method of both ``sparsity-bench analyze`` and suite rows on real weights
+(:mod:`sparsity.harness._entry_engine`); ``bench/entry_tail_study.py`` compares it with the others. Its
+interval includes the ``xmin`` uncertainty and the float16/bfloat16 refits reuse the float32 window
+(:mod:`sparsity.layers._stability`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 
 from sparsity.curves import decay_grid, default_decay_window, loglog_fit, power_sum, predicted_decay_exponent, split_top
 from sparsity.layers._rows import ENTRY_KEYS, EntryColumns, is_compressible
+from sparsity.layers._stability import CI_LEVEL, outside, round_bfloat16, round_half, xmin_interval
 from sparsity.linalg._svd import host_float64
-from sparsity.tails._csn import CsnResult, csn_fit
-from sparsity.tails._fit import fit_tail
+from sparsity.tails._csn import csn_fit
+from sparsity.tails._fit import MIN_NONZERO, fit_tail
 
-__all__ = ["ENTRY_KEYS", "entry_columns", "entry_magnitudes"]
+__all__ = ["ENTRY_KEYS", "ENTRY_METHODS", "EntryMethod", "entry_columns", "entry_magnitudes"]
 
 
 def _decay_fit(curve_at: Any, lo: int, hi: int) -> tuple[float, float]:
@@ -58,23 +66,102 @@ def _top_magnitudes(W: Any, K: int, *, xp: Any) -> tuple[np.ndarray, float, int]
 _PARTITION_FACTOR = 4
 """The partial sort keeps ``4 * entry_top`` magnitudes: room for one 4x widening of the xmin window."""
 
+EntryMethod = Literal["csn", "hill", "moments", "pickands", "kernel", "ranksize"]
+ENTRY_METHODS: tuple[EntryMethod, ...] = ("csn", "hill", "moments", "pickands", "kernel", "ranksize")
+"""Entry-tail estimators of :func:`sparsity.analyze_matrix` (``entry_method``): the :func:`sparsity.fit_tail`
+methods that fit the largest magnitudes (``"stable"`` needs the whole sample and is not offered)."""
+
+
+def _ascending(top: np.ndarray) -> np.ndarray:
+    """The positive values of a descending window, ascending and contiguous: what the CSN scan takes."""
+    return np.ascontiguousarray(top[top > 0][::-1])
+
 
 def _entry_tail_fit(top: np.ndarray, K: int) -> tuple[Any, int]:
     """CSN fit of the entry magnitudes with ``xmin`` scanned over the ``K`` largest, widened once if needed.
 
-    The window widens to ``top.size`` if the chosen tail holds more than half of it. Returns the fit
-    (``alpha``, ``xmin``, ``n_tail``, ``ks_distance``) and the final window.
-
-    The widened fit is :func:`sparsity.fit_tail` on the wider window; it reuses the first fit (whose
-    candidates keep their tails, alphas and KS distances) and scans only the new candidates.
+    ``top``: host float64 magnitudes, descending. The window widens to ``top.size`` if the chosen tail holds
+    more than half of it. Returns the fit (``alpha``, ``xmin``, ``n_tail``, ``ks_distance``; equal to
+    :func:`sparsity.fit_tail` on the window, which is already sorted, so it is not sorted again) and the final
+    window. The widened fit reuses the first (whose candidates keep their tails, alphas and KS distances) and
+    scans only the new candidates.
     """
-    window = top[:K]
-    tf = fit_tail(window[window > 0])
-    if tf.n_tail <= K // 2 or K >= top.size:
-        return tf, K
-    first = CsnResult(tf.alpha, tf.xmin, tf.n_tail, tf.ks_distance, 0, 0)
-    wide = np.ascontiguousarray(top[top > 0][::-1])  # ascending, float64, positive: what fit_tail would scan
-    return csn_fit(wide, known=(tf.n, first)), top.size
+    window = _ascending(top[:K])
+    if window.size < MIN_NONZERO:
+        raise ValueError(f"at least {MIN_NONZERO} nonzero magnitudes are needed; got {window.size}")
+    if window[-1] == window[0] or np.unique(window).size < 3:
+        raise ValueError(f"x needs at least 3 distinct magnitudes to choose xmin; got {np.unique(window).size}")
+    first = csn_fit(window)
+    if first.n_tail <= K // 2 or K >= top.size:
+        return first, K
+    return csn_fit(_ascending(top), known=(window.size, first)), top.size
+
+
+class _Fit(NamedTuple):
+    alpha: float
+    xmin: float
+    n_tail: int
+    ks_distance: float
+    window: int
+    ci: tuple[float, float]
+
+
+def _fit(top: np.ndarray, K: int, method: str, *, interval: bool) -> _Fit:
+    """The entry tail fit of a descending window by ``method`` (and its interval when asked)."""
+    if method == "csn":
+        r, window = _entry_tail_fit(top, K)
+        ci = (math.nan, math.nan)
+        if interval:
+            ci = xmin_interval(_ascending(top[:window]), r.alpha, r.n_tail, r.ks_distance, CI_LEVEL)
+        return _Fit(r.alpha, r.xmin, r.n_tail, r.ks_distance, window, ci)
+    # bootstraps seeded from the data: no seed to pass, the same answer every time
+    tf = fit_tail(top[:K], cast("EntryMethod", method), rng="data", ci_level=CI_LEVEL)
+    return _Fit(tf.alpha, tf.xmin, tf.n_tail, tf.ks_distance, K, tf.alpha_ci)
+
+
+def _refit(top: np.ndarray, K: int, method: str, fit: _Fit, label: str) -> tuple[float, str]:
+    """``alpha`` of the window rounded to ``label`` (float16, bfloat16), and a reason when there is none."""
+    rounded = round_half(top) if label == "float16" else round_bfloat16(top)
+    if rounded is None:
+        return math.nan, f"entry tail: magnitudes above the float16 range, no {label} refit"
+    if np.array_equal(rounded, top):
+        return fit.alpha, ""  # the values are already of that precision: the refit is the fit
+    try:
+        return _fit(rounded, K, method, interval=False).alpha, ""
+    except ValueError as exc:
+        return math.nan, f"entry tail: the {label} refit failed ({exc})"
+
+
+def _tail_columns(top: np.ndarray, n: int, K: int, method: str, stability: bool) -> tuple[dict[str, Any], list[str]]:
+    """The ``entry_*`` tail columns of the descending window ``top`` of ``n`` magnitudes (ValueError: no fit)."""
+    fit = _fit(top, K, method, interval=True)
+    row: dict[str, Any] = {
+        "entry_alpha": fit.alpha,
+        "entry_xmin": fit.xmin,
+        "entry_n_tail": fit.n_tail,
+        "entry_D": fit.ks_distance,
+        "entry_predicted_decay": predicted_decay_exponent(fit.alpha, 2.0),
+        "entry_compressible": is_compressible(fit.alpha),
+        "entry_alpha_ci_low": fit.ci[0],
+        "entry_alpha_ci_high": fit.ci[1],
+    }
+    reasons: list[str] = []
+    if method == "csn" and fit.window < n and fit.n_tail > fit.window // 2:
+        reasons.append(
+            f"entry tail: the fitted tail ({fit.n_tail}) fills the scanned xmin window ({fit.window} largest of "
+            f"{n}); a larger entry_top may choose a lower xmin"
+        )
+    if stability:
+        a16, why16 = _refit(top, K, method, fit, "float16")
+        abf, whybf = _refit(top, K, method, fit, "bfloat16")
+        reasons += [w for w in (why16, whybf) if w]
+        checked = [a for a, why in ((a16, why16), (abf, whybf)) if not why.startswith("entry tail: magnitudes")]
+        row.update(
+            entry_alpha_fp16=a16,
+            entry_alpha_bf16=abf,
+            entry_alpha_unstable=any(outside(a, fit.ci) for a in checked),
+        )
+    return row, reasons
 
 
 def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ...] | None:
@@ -92,8 +179,14 @@ def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ..
     return top, rest_ss, n, K, lo, hi
 
 
-def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[EntryColumns, list[str]]:
-    """Entry columns from :func:`entry_magnitudes` (host NumPy only), and the reasons for missing ones."""
+def entry_columns(
+    mags: tuple[Any, ...] | None, size: int, *, method: str = "csn", stability: bool = True
+) -> tuple[EntryColumns, list[str]]:
+    """Entry columns from :func:`entry_magnitudes` (host NumPy only), and the reasons for missing ones.
+
+    ``method``: one of :data:`ENTRY_METHODS` (validated by the caller). ``stability``: refit the float16- and
+    bfloat16-rounded window (``entry_alpha_fp16``, ``entry_alpha_bf16``, ``entry_alpha_unstable``).
+    """
     row: dict[str, Any] = {}
     reasons: list[str] = []
     if mags is None:
@@ -113,21 +206,10 @@ def entry_columns(mags: tuple[Any, ...] | None, size: int) -> tuple[EntryColumns
     else:
         row.update(entry_measured_decay=exponent, entry_decay_r2=r2)
     try:
-        tf, window = _entry_tail_fit(top, K)
+        tail, tail_reasons = _tail_columns(top, n, K, method, stability)
     except ValueError as exc:
         reasons.append(f"entry tail fit failed: {exc}")
     else:
-        if window < n and tf.n_tail > window // 2:
-            reasons.append(
-                f"entry tail: the fitted tail ({tf.n_tail}) fills the scanned xmin window ({window} largest of {n}); "
-                "a larger entry_top may choose a lower xmin"
-            )
-        row.update(
-            entry_alpha=tf.alpha,
-            entry_xmin=tf.xmin,
-            entry_n_tail=tf.n_tail,
-            entry_D=tf.ks_distance,
-            entry_predicted_decay=predicted_decay_exponent(tf.alpha, 2.0),
-            entry_compressible=is_compressible(tf.alpha),
-        )
+        row.update(tail)
+        reasons += tail_reasons
     return EntryColumns(**row), reasons

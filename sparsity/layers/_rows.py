@@ -62,7 +62,12 @@ def _text(default: str = "") -> Any:
 
 @dataclass(frozen=True)
 class SpectralColumns:
-    """Columns of the ESD of ``W^T W``: WeightWatcher-compatible ones, Marchenko-Pastur, rank-k compressibility."""
+    """Columns of the ESD of ``W^T W``: WeightWatcher-compatible ones, Marchenko-Pastur, rank-k compressibility.
+
+    The last five (:mod:`sparsity.layers._stability`): the 95 % interval of ``alpha_ww`` (its ``xmin``
+    uncertainty included), ``alpha_ww`` refitted on the float16- and bfloat16-rounded tensor, and whether a
+    refit left the interval.
+    """
 
     num_evals: int | None = _count()
     alpha_ww: float = _real()
@@ -93,11 +98,19 @@ class SpectralColumns:
     measured_rank_decay: float = _real()
     rank_decay_r2: float = _real()
     compressible: bool | None = _flag()
+    alpha_ww_ci_low: float = _real()
+    alpha_ww_ci_high: float = _real()
+    alpha_ww_fp16: float = _real()
+    alpha_ww_bf16: float = _real()
+    alpha_ww_unstable: bool | None = _flag()
 
 
 @dataclass(frozen=True)
 class EntryColumns:
-    """Columns of the entry magnitudes ``|W_ij|``: CSN tail index and best-k decay."""
+    """Columns of the entry magnitudes ``|W_ij|``: tail index (CSN by default) and best-k decay.
+
+    The last five as in :class:`SpectralColumns`, for ``entry_alpha``.
+    """
 
     entry_alpha: float = _real()
     entry_xmin: float = _real()
@@ -107,6 +120,11 @@ class EntryColumns:
     entry_measured_decay: float = _real()
     entry_decay_r2: float = _real()
     entry_compressible: bool | None = _flag()
+    entry_alpha_ci_low: float = _real()
+    entry_alpha_ci_high: float = _real()
+    entry_alpha_fp16: float = _real()
+    entry_alpha_bf16: float = _real()
+    entry_alpha_unstable: bool | None = _flag()
 
 
 @dataclass(frozen=True)
