@@ -147,10 +147,10 @@ def _fail_eigensolves_of(monkeypatch, shape):
     """Make every Gram eigensolve that holds a matrix of this shape fail, as LAPACK would."""
     original = _svd.gram_eigenvalues_many
 
-    def flaky(mats):
+    def flaky(mats, *args, **kw):
         if any(A.shape == shape for A in mats):
             raise np.linalg.LinAlgError("eigenvalues did not converge")
-        return original(mats)
+        return original(mats, *args, **kw)
 
     monkeypatch.setattr(_svd, "gram_eigenvalues_many", flaky)
 
@@ -197,10 +197,10 @@ def test_a_failing_entry_fit_fails_only_its_row(monkeypatch):
 
     original = lm.entry_columns
 
-    def flaky(mags, n):
+    def flaky(mags, n, **kw):
         if n == 77 * 30:
             raise ValueError("boom")
-        return original(mags, n)
+        return original(mags, n, **kw)
 
     monkeypatch.setattr(lm, "entry_columns", flaky)
     rng = np.random.default_rng(6)
