@@ -62,10 +62,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             report=False,  # rendered below with --formats / --dpi
         )
+        if suite.study is not None:  # a study writes its own outputs (sparsity.harness.studies)
+            print(f"{len(df)} {suite.study} rows written to {out}/ (manifest.json, summary, figures)")
+            for line in suite.skipped_groups:
+                print(f"skipped group {line}", file=sys.stderr)
+            return 0
     except RunInterrupted as exc:
         print(f"sparsity-bench run: {exc}", file=sys.stderr)
         return 1 if exc.signum is None else exit_status(exc.signum)
     except RunFailed as exc:
+        if suite.study is not None:
+            print(f"sparsity-bench run: error: {exc}", file=sys.stderr)
+            return 1
         write_report(out, **figure_kwargs(args))
         _print_summary(exc.results, out, suite)
         print(f"sparsity-bench run: error: {exc}", file=sys.stderr)

@@ -39,6 +39,7 @@ from sparsity.harness._job import resume as resume_job
 from sparsity.harness._manifest import environment, results_sha256, sessions
 from sparsity.harness.cases import COLUMNS, TIMING_COLUMNS, run_task
 from sparsity.harness.report import write_report
+from sparsity.harness.studies import run_study
 from sparsity.harness.suite import Suite, SuiteError
 
 __all__ = ["CURVE_COLUMNS", "ERRORS_LOG", "RunFailed", "RunInterrupted", "run_suite"]
@@ -262,6 +263,12 @@ def run_suite(
     root_seed = suite.seed if seed is None else check_int(seed, "seed", low=0)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if suite.study is not None:  # training / quantization: their own outputs (sparsity.harness.studies)
+        study = run_study(suite, out, workers=workers, scheduler=scheduler, seed=root_seed, resume=resume,
+                          fresh=fresh, progress=progress)  # fmt: skip
+        if study.failed:
+            raise RunFailed(study.table, study.failed, study.log)
+        return study.table
     info = {"suite_sha256": suite.sha256, "seed": root_seed, "device": device}
     records = resume_job(out, info, resume=resume, fresh=fresh, error=SuiteError)
     run = {"workers": workers, "scheduler": scheduler}

@@ -24,6 +24,11 @@ groups ``[[groups]]``. Each group has
     Real weights: the catalog entry or path; ``optional = true`` skips the group (with a note in the
     manifest) when the entry is not installed; ``max_tensors`` caps the tensors analysed per file.
 
+Groups with ``source = "training"`` or ``"quantization"`` are studies (:mod:`sparsity.harness._study_groups`
+lists their keys): each case of the study is one task (its ``params`` hold ``{"case": ..., "config": ...}``),
+run by :mod:`sparsity.harness.studies`. A suite's groups are either all studies of one kind or all case groups;
+an optional study group whose package or catalog model is missing is skipped with a note.
+
 Every task's random seed is derived from the suite seed and the task id alone (``numpy.random.SeedSequence``),
 so results do not depend on the number of workers or the order in which tasks run.
 """
@@ -43,6 +48,7 @@ from typing import Any
 from sparsity._checks import check_choice, check_int, check_real
 from sparsity.harness import catalog
 from sparsity.harness._shipped import shipped_dir
+from sparsity.harness._study_groups import STUDY_GROUP_KEYS, StudyGroupError, study_group_cases, training_config
 from sparsity.tails import METHODS
 
 try:  # Python >= 3.11
@@ -71,6 +77,7 @@ _GROUP_KEYS = {
     },
     "catalog": {"name", "source", "entry", "basis", "estimators", "estimator_options", "optional", "max_tensors"},
     "path": {"name", "source", "path", "basis", "estimators", "estimator_options", "optional", "max_tensors"},
+    **STUDY_GROUP_KEYS,
 }
 _BASES = ("entries", "spectrum")
 _INF = math.inf
@@ -170,6 +177,8 @@ class Suite:
     path: Path | None = None
     sha256: str = ""
     skipped_groups: list[str] = field(default_factory=list)
+    study: str | None = None
+    """``"training"`` or ``"quantization"`` when the groups are studies (run by :mod:`sparsity.harness.studies`)."""
 
 
 def suite_names() -> list[str]:
@@ -319,6 +328,26 @@ def _weights_tasks(group: dict[str, Any], where: str, skipped: list[str]) -> lis
     return [Task(tid, group["name"], source, None, {}, None, 0, basis, estimators, options, location, max_tensors)]
 
 
+def _study_tasks(group: dict[str, Any], where: str, seed: int, skipped: list[str]) -> list[Task]:
+    """One task per case of a study group; none (and a note) for an optional group that cannot run here."""
+    try:
+        cases, reason = study_group_cases(group, seed)
+        config = training_config(group, seed) if group["source"] == "training" else {}
+    except StudyGroupError as exc:
+        raise _fail(where, str(exc)) from None
+    if reason is not None:
+        if group.get("optional", False):
+            skipped.append(f"{group['name']}: {reason}")
+            return []
+        raise _fail(where, f"{reason}; or mark the group optional = true")
+    source, name = group["source"], group["name"]
+    return [
+        Task(f"{name}/{c['case_id']}", name, source, None, {"case": c, "config": config}, None,
+             int(c.get("replicate", 0)), (), {}, {})
+        for c in cases
+    ]  # fmt: skip
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read, validate and expand a suite given by name (``bench/suites/NAME.toml``) or by file path.
 
@@ -348,6 +377,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     tasks: list[Task] = []
     skipped: list[str] = []
     names: set[str] = set()
+    study: str | None = None
     for i, group in enumerate(groups):
         where = f"{path}: groups[{i}]"
         gname = group.get("name")
@@ -361,13 +391,27 @@ def load_suite(name_or_path: str | Path) -> Suite:
         if source not in _GROUP_KEYS:
             raise _fail(where, f"source must be one of {', '.join(_GROUP_KEYS)}; got {source!r}")
         _check_keys(group, _GROUP_KEYS[source], where)
-        if source == "synthetic":
+        kind = source if source in STUDY_GROUP_KEYS else None
+        if i > 0 and kind != study:
+            raise _fail(where, f"source {source!r} cannot be mixed with the sources of the groups before it "
+                        "(a suite is all study groups of one kind or all case groups)")  # fmt: skip
+        study = kind
+        if kind is not None:
+            tasks.extend(_study_tasks(group, where, int(seed), skipped))
+        elif source == "synthetic":
             tasks.extend(_synthetic_tasks(group, where))
         else:
             tasks.extend(_weights_tasks(group, where, skipped))
     digest = hashlib.sha256(raw_bytes).hexdigest()
     return Suite(
-        str(data.get("name", path.stem)), str(data.get("description", "")), int(seed), tasks, path, digest, skipped
+        str(data.get("name", path.stem)),
+        str(data.get("description", "")),
+        int(seed),
+        tasks,
+        path,
+        digest,
+        skipped,
+        study,
     )
 
 
