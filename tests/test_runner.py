@@ -259,3 +259,32 @@ def test_gpu_device_matches_cpu(tmp_path):
     assert (gpu["status"] == "ok").all() and set(gpu["device"]) == {"gpu"}
     for col in ("alpha_hat", "measured_decay", "effective_sparsity", "n_tail"):
         np.testing.assert_allclose(gpu[col].astype(float), cpu[col].astype(float), rtol=1e-6, err_msg=col)
+
+
+def test_cases_on_real_weights_report_each_tensor(tmp_path):
+    # issue 15: the long step inside a case is visible: one plain stderr line per tensor (name, shape, seconds)
+    w = tmp_path / "w.npz"
+    np.savez(w, a=np.random.default_rng(0).standard_normal((40, 30)), b=np.random.default_rng(1).random((30, 20)))
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        textwrap.dedent(
+            f"""
+            name = "tiny"
+            seed = 1
+            [[groups]]
+            name = "w"
+            source = "path"
+            path = "{w}"
+            basis = ["spectrum"]
+            estimators = ["csn"]
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "sparsity", "run", "--suite", str(suite), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ": tensor " in ln]
+    assert len(lines) == 2 and "tensor 1/2 a (40, 30)" in lines[0] and lines[1].rstrip().endswith(" s")
+    assert "\r" not in "".join(lines)

@@ -10,12 +10,14 @@ continues).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from sparsity.cli._output import add_figure_options, figure_kwargs
 from sparsity.harness._signals import exit_status
+from sparsity.harness.cases import TENSOR_PROGRESS_ENV
 from sparsity.harness.report import write_report
 from sparsity.harness.runner import RunFailed, RunInterrupted, run_suite
 from sparsity.harness.suite import Suite, load_suite
@@ -49,6 +51,8 @@ def add_scheduler_option(parser: argparse.ArgumentParser, what: str) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     out = Path(args.out) if args.out else Path("runs") / suite.name  # results/ holds the published copies
+    if not args.no_progress:  # cases on real weights report each tensor (workers inherit the environment)
+        os.environ.setdefault(TENSOR_PROGRESS_ENV, "1")
     try:
         df = run_suite(
             suite,

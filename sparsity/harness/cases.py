@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -169,14 +171,30 @@ def _arrays(task: Task, rng: np.random.Generator, xp: Any) -> Iterator[tuple[str
     t0 = time.perf_counter()
     assert task.location is not None  # weight tasks always have a location (checked by load_suite)
     reader = load_weights(task.location, errors="skip")
+    total = len(reader) if task.max_tensors is None else min(len(reader), task.max_tensors)
     for name, arr in reader:
-        yield name, _as_matrix(arr, xp), time.perf_counter() - t0
+        t_read = time.perf_counter() - t0
+        yield name, _as_matrix(arr, xp), t_read
         count += 1
+        _tensor_progress(task, count, total, name, arr.shape, time.perf_counter() - t0)
         if task.max_tensors is not None and count >= task.max_tensors:
             break
         t0 = time.perf_counter()
     for skipped in reader.skipped:
         yield skipped.name, f"unreadable tensor ({skipped.dtype}): {skipped.reason}", 0.0
+
+
+TENSOR_PROGRESS_ENV = "SPARSITY_TENSOR_PROGRESS"
+"""When this environment variable is ``1`` (the CLI sets it when progress is shown), a case on real weights
+prints one plain line per tensor to stderr: task, index, name, shape and seconds (read + measure). Worker
+processes inherit it, so the long step inside a case is visible whatever the executor."""
+
+
+def _tensor_progress(task: Task, i: int, total: int, name: str, shape: tuple[int, ...], seconds: float) -> None:
+    if os.environ.get(TENSOR_PROGRESS_ENV) == "1":
+        print(
+            f"  {task.task_id}: tensor {i}/{total} {name} {tuple(shape)} {seconds:.2f} s", file=sys.stderr, flush=True
+        )
 
 
 SUITE_CONV = ConvConvention("flatten")
