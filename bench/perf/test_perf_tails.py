@@ -50,9 +50,12 @@ def test_csn_vs_peers(benchmark, n):
         assert ours.xmin == peer_xmin, name
         assert ours.alpha_density == pytest.approx(peer_alpha, rel=1e-9), name
     benchmark.pedantic(fit_tail, args=(x,), rounds=3, iterations=1)
-    t_ours = best_time(lambda: fit_tail(x), repeat=3)
-    t_ww = best_time(lambda: _weightwatcher(x), repeat=1)
-    t_pl = best_time(lambda: _powerlaw(x), repeat=1)
+    # interleaved rounds, best of each side: a peer is never timed in a different machine state than ours
+    t_ours = t_ww = t_pl = float("inf")
+    for _ in range(3 if n <= 3_000 else 2):
+        t_ours = min(t_ours, best_time(lambda: fit_tail(x), repeat=2))
+        t_ww = min(t_ww, best_time(lambda: _weightwatcher(x), repeat=1))
+        t_pl = min(t_pl, best_time(lambda: _powerlaw(x), repeat=1))
     target = ">= 20x faster: ratio <= 0.05" if n >= 30_000 else ""  # the target is at n = 3e4
     report_ratio(f"tails csn n={n}", t_ours, "weightwatcher", t_ww, target=target)
     report_ratio(f"tails csn n={n}", t_ours, "powerlaw", t_pl, target=target)
