@@ -19,7 +19,17 @@ Prints, never asserts (timings are not tests):
   below it add ``alpha eps / 2`` of the tail with ``log(x / xmin) = 0``: ``+alpha^2 eps / 2``, eps = 2^-8..2^-7);
 - with ``--profile``, the time by phase (load, eigenvalues, ESD fit, other spectral columns, entry columns) for
   one tensor of each shape, and the total they predict; with ``--estimate PRESET`` the same for the shapes of a
-  preset, generated in memory (no checkpoint on disk), scaled by the number of tensors of each shape.
+  preset, generated in memory (no checkpoint on disk), scaled by the number of tensors of each shape. The
+  eigenvalue phase is also timed with ``precision="float32"`` (``eig_f32``) beside the default (float64);
+- with ``--precision-check`` (the checkpoint's every 2-D tensor) or ``--precision-preset PRESET`` (generated in
+  memory: a sample covering every shape and the planted alpha_ww range, or ``--all-tensors``), ``alpha_ww``
+  through the ``"mixed"`` (float32 Gram matrix) and the ``"float32"`` (also the eigensolver) spectra routes
+  against the float64 one, the default (target: within 1e-3), with the float32 error bound ``delta = u_32 n
+  lambda_max`` against the fitted tail's ``xmin`` and the alpha_ww bound ``2 (alpha_ww - 1)^2 delta / xmin``
+  it implies for a fixed ``xmin``.
+
+The load average (1 min) is printed before and after each measurement: on a shared machine the wall time is
+the CPU time stretched by the other processes, so both are reported.
 """
 
 from __future__ import annotations
@@ -43,11 +53,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_checkpoint as mc
 
-__all__ = ["check_truth", "main", "profile_shapes", "run_child"]
+__all__ = ["check_truth", "main", "precision_check", "profile_shapes", "run_child"]
 
 TARGET_S = {"tinyllama": 180.0, "llama7b": 1800.0}
 RSS_SLACK_MB = 400.0
 ALPHA_WW_TOL = 0.1
+PRECISION_TOL = 1e-3
+U32 = 2.0**-24
 Z95 = 1.959963984540054
 
 
@@ -122,10 +134,10 @@ def check_truth(df: Any, truth: dict[str, Any], *, alpha_col: str = "alpha_ww") 
                     bf16_bound=mc.bf16_shift_bound(planted, *t["shape"]),
                 )
         elif t["kind"] == "pareto_entries" and "entry_alpha" in row:
-            fit, planted, n_tail = float(row["entry_alpha"]), t["entry_alpha"], float(row["entry_n_tail"])
-            half = Z95 * fit / math.sqrt(n_tail) if n_tail > 0 else math.nan
+            fit, planted, n_tail_f = float(row["entry_alpha"]), t["entry_alpha"], float(row["entry_n_tail"])
+            half = Z95 * fit / math.sqrt(n_tail_f) if n_tail_f > 0 else math.nan
             lo_b, hi_b = _expected_entry_bias(planted)
-            rec.update(planted=planted, fit=fit, err=fit - planted, n_tail=int(n_tail), ci_half=half)
+            rec.update(planted=planted, fit=fit, err=fit - planted, n_tail=int(n_tail_f), ci_half=half)
             rec.update(ok=abs(fit - planted) <= half, ok_with_tie_bias=-half + lo_b <= fit - planted <= half + hi_b)
         else:
             continue
@@ -167,6 +179,9 @@ def _phase_times(sp: Any, W: np.ndarray) -> dict[str, float]:
     """CPU seconds (all threads of this process: robust to other load on the machine) per phase of one matrix."""
     clock = time.process_time
     t = clock()
+    np.asarray(sp.esd(W, precision="float32"), dtype=np.float64)
+    t_eig32 = clock() - t
+    t = clock()
     lam = np.asarray(sp.esd(W), dtype=np.float64)
     t_eig = clock() - t
     t = clock()
@@ -185,6 +200,7 @@ def _phase_times(sp: Any, W: np.ndarray) -> dict[str, float]:
         "other_spectral": max(0.0, t_spec - t_eig - t_fit),
         "entries": max(0.0, t_all - t_spec),
         "row": t_all,
+        "eig_f32": t_eig32,
     }
 
 
@@ -196,7 +212,7 @@ def profile_shapes(ckpt: str | None = None, preset: str | None = None) -> list[d
     if ckpt is not None:
         truth = json.loads((Path(ckpt) / mc.TRUTH_FILE).read_text())
         counts = Counter(tuple(t["shape"]) for t in truth["tensors"].values() if len(t["shape"]) == 2)
-        first = {}
+        first: dict[tuple[int, ...], str] = {}
         for name, t in truth["tensors"].items():
             first.setdefault(tuple(t["shape"]), name)
         wanted = {first[s] for s in counts}
@@ -227,7 +243,7 @@ def profile_shapes(ckpt: str | None = None, preset: str | None = None) -> list[d
 
 
 def _print_profile(rows: list[dict[str, Any]], label: str) -> float:
-    phases = ("load", "eigenvalues", "esd_fit", "other_spectral", "entries", "row")
+    phases = ("load", "eigenvalues", "esd_fit", "other_spectral", "entries", "row", "eig_f32")
     print(f"\n[{label}] CPU seconds per tensor by phase (one tensor per shape; row = analyze_matrix with entries)")
     print(f"  {'shape':<15} {'count':>5} " + " ".join(f"{p:>14}" for p in phases) + f" {'count x (load+row)':>19}")
     total = 0.0
@@ -240,7 +256,146 @@ def _print_profile(rows: list[dict[str, Any]], label: str) -> float:
     print(
         f"  predicted total: {total:.1f} CPU s ({total / 60:.1f} CPU min; wall on 2 idle cores ~ half if both are busy)"
     )
+    for p in phases[:-2]:
+        sub = sum(r["count"] * (0.0 if math.isnan(r[p]) else r[p]) for r in rows)
+        print(f"    {p:<15} {sub:8.1f} CPU s ({100 * sub / max(total, 1e-9):4.1f} %)")
+    f32 = sum(r["count"] * r["eig_f32"] for r in rows)
+    eig = sum(r["count"] * r["eigenvalues"] for r in rows)
+    print(f"    eigenvalues with precision='float32' (an option) instead: {f32:.1f} CPU s (the default: {eig:.1f})")
+    print(f"  load average now {os.getloadavg()[0]:.1f}")
     return total
+
+
+def _precision_record(sp: Any, name: str, W: np.ndarray, kind: str, planted: Any) -> dict[str, Any]:
+    """alpha_ww of ``W`` through the float64 (default), ``"mixed"`` and ``"float32"`` spectra routes (the fit
+    analyze uses), the float32 eigenvalue errors and the alpha_ww bound they imply."""
+    from sparsity.layers._esd_fit import esd_fit_body
+
+    big, n = max(W.shape), min(W.shape)
+    lam, cpu, fit = {}, {}, {}
+    for p in ("float64", "mixed", "float32"):
+        t = time.process_time()
+        lam[p] = np.sort(np.asarray(sp.esd(W, precision=p)))[::-1]
+        cpu[p] = time.process_time() - t
+        fit[p] = esd_fit_body(lam[p], big)
+    lam_max, xmin, a64 = float(lam["float64"][0]), fit["float64"].xmin, fit["float64"].alpha_ww
+    delta = U32 * n * lam_max  # the float32 eigenvalue error bound (Weyl; see sparsity.linalg._gram)
+    err32 = np.abs(lam["float32"] - lam["float64"])
+    return {
+        "name": name,
+        "shape": tuple(W.shape),
+        "kind": kind,
+        "planted": planted,
+        "a64": a64,
+        "diff": fit["mixed"].alpha_ww - a64,
+        "diff32": fit["float32"].alpha_ww - a64,
+        "same_xmin_rank": fit["float64"].num_pl_spikes == fit["mixed"].num_pl_spikes,
+        "xmin_rel": xmin / lam_max,
+        "err_rel": float(np.max(np.abs(lam["mixed"] - lam["float64"]))) / lam_max,
+        "err32_rel": float(np.max(err32)) / lam_max,
+        "tail_err32_over_xmin": float(np.max(err32[lam["float64"] >= xmin])) / xmin,
+        "bound_over_xmin": delta / xmin,
+        "alpha_bound": 2.0 * (a64 - 1.0) ** 2 * delta / xmin,
+        "cpu64": cpu["float64"],
+        "cpu_mixed": cpu["mixed"],
+        "cpu32": cpu["float32"],
+    }
+
+
+def _precision_sample(specs: list[Any], all_tensors: bool) -> list[Any]:
+    """The 2-D tensors of a plan: all, or every shape x kind with the planted alpha_ww nearest 1.5, 2, 2.5, 3.5, 6."""
+    mats = [s for s in specs if len(s.shape) == 2]
+    if all_tensors:
+        return mats
+    by: dict[tuple[Any, str], list[Any]] = {}
+    for s in mats:
+        by.setdefault((s.shape, s.kind), []).append(s)
+    out: list[Any] = []
+    for (_, kind), group in by.items():
+        targets = (1.5, 2.0, 2.5, 3.5, 6.0) if kind == "power_law_spectrum" else (None,)
+        for target in targets:
+            pick = group[0] if target is None else min(group, key=lambda s: abs(s.params["alpha_ww"] - target))
+            if pick not in out:
+                out.append(pick)
+    return out
+
+
+def precision_check(
+    ckpt: str | None = None, preset: str | None = None, *, all_tensors: bool = False
+) -> list[dict[str, Any]]:
+    """float32 against float64 spectra for the 2-D tensors of a checkpoint on disk or of a preset in memory."""
+    import sparsity as sp
+
+    out = []
+    if ckpt is not None:
+        truth = json.loads((Path(ckpt) / mc.TRUTH_FILE).read_text())["tensors"]
+        for name, arr in sp.load_weights(ckpt):
+            if len(arr.shape) == 2:
+                t = truth.get(name, {})
+                out.append(
+                    _precision_record(
+                        sp, name, np.asarray(arr, dtype=np.float32), t.get("kind", "?"), t.get("alpha_ww")
+                    )
+                )
+                _print_precision_line(out[-1])
+            del arr  # release this tensor before the loader reads the next one
+        return out
+    specs, _ = mc.plan_checkpoint(mc.PRESETS[str(preset)])
+    for s in _precision_sample(specs, all_tensors):
+        bits = np.concatenate([c.ravel() for c in mc.generate_tensor(s)]).reshape(s.shape)
+        W = (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+        del bits
+        out.append(_precision_record(sp, s.name, W, s.kind, s.params.get("alpha_ww")))
+        _print_precision_line(out[-1])
+        del W
+    return out
+
+
+def _print_precision_line(r: dict[str, Any]) -> None:
+    planted = "" if r["planted"] is None else f"{r['planted']:.3f}"
+    print(
+        f"  {r['name']:<42} {r['shape']!s:<14} {r['kind']:<19} {planted:>6} {r['a64']:9.5f} {r['diff']:+.1e} "
+        f"{r['diff32']:+.1e} {r['xmin_rel']:.1e} {r['err_rel']:.1e} {r['err32_rel']:.1e} "
+        f"{r['tail_err32_over_xmin']:.1e} {r['alpha_bound']:.1e} {r['cpu64']:5.1f} {r['cpu_mixed']:5.1f} "
+        f"{r['cpu32']:5.1f}",
+        flush=True,
+    )
+
+
+_PRECISION_HEADER = (
+    "name, shape, kind, planted, alpha_ww f64, mixed - f64, float32 - f64, xmin/lmax, max|dl|/lmax mixed, "
+    "float32, max|dl|/xmin in the tail (float32), alpha bound (float32), CPU s f64, mixed, float32"
+)
+
+
+def _print_precision(recs: list[dict[str, Any]], label: str) -> None:
+    big = [r for r in recs if min(r["shape"]) >= 2048]
+    print(f"\n[{label}] {len(recs)} tensors ({len(big)} of order >= 2048)")
+    for key, route in (("diff", "mixed"), ("diff32", "float32")):
+        d = np.array([abs(r[key]) for r in recs])
+        worst = max(recs, key=lambda r: abs(r[key]))
+        print(
+            f"  |alpha_ww({route}) - alpha_ww(float64)|: max {d.max():.2e} ({worst['name']} {worst['shape']} "
+            f"{worst['kind']}, alpha_ww {worst['a64']:.2f}); {int(np.sum(d > PRECISION_TOL))} above {PRECISION_TOL:g}"
+        )
+        pl = [abs(r[key]) for r in recs if r["kind"] == "power_law_spectrum"]
+        if pl:
+            print(f"    planted power laws only: max {max(pl):.2e}")
+    if big:
+        print(
+            f"  order >= 2048: max |dlambda|/lambda_max mixed {max(r['err_rel'] for r in big):.1e}, float32 "
+            f"{max(r['err32_rel'] for r in big):.1e} (bound u_32 n: {U32 * max(min(r['shape']) for r in big):.1e})"
+        )
+        print(
+            f"  CPU s of the spectra: float64 {sum(r['cpu64'] for r in big):.1f}, mixed "
+            f"{sum(r['cpu_mixed'] for r in big):.1f}, float32 {sum(r['cpu32'] for r in big):.1f}"
+        )
+        covered = sum(r["alpha_bound"] <= PRECISION_TOL for r in big)
+        print(
+            f"  float32 bound 2 (alpha_ww - 1)^2 u_32 n lambda_max / xmin <= {PRECISION_TOL:g} (a guarantee): "
+            f"{covered}/{len(big)}"
+        )
+    print(f"  load average now {os.getloadavg()[0]:.1f}")
 
 
 def _largest_f32_mb(truth: dict[str, Any]) -> float:
@@ -310,6 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ww", action="store_true", help="also run WeightWatcher (torch + weightwatcher)")
     parser.add_argument("--profile", action="store_true", help="time by phase, one tensor per shape")
     parser.add_argument("--estimate", choices=sorted(mc.PRESETS), default=None, help="per-shape estimate of a preset")
+    parser.add_argument("--precision-check", action="store_true", help="float32 vs float64 alpha_ww, every tensor")
+    parser.add_argument("--precision-preset", choices=sorted(mc.PRESETS), default=None, help="the same, in memory")
+    parser.add_argument("--all-tensors", action="store_true", help="--precision-preset: every tensor, not a sample")
     parser.add_argument("--lib", default=None, help="prepend this folder to PYTHONPATH of the children")
     parser.add_argument("--child-api", nargs=2, metavar=("CKPT", "CSV"), help=argparse.SUPPRESS)
     parser.add_argument("--child-ww", nargs=2, metavar=("CKPT", "CSV"), help=argparse.SUPPRESS)
@@ -342,6 +500,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             _weightwatcher(args, truth, out, env)
         if args.profile:
             _print_profile(profile_shapes(ckpt=args.ckpt), "profile " + Path(args.ckpt).name)
+        if args.precision_check:
+            print(f"\n[precision {Path(args.ckpt).name}] {_PRECISION_HEADER}")
+            _print_precision(precision_check(ckpt=args.ckpt), "precision " + Path(args.ckpt).name)
+    if args.precision_preset:
+        print(f"\n[precision {args.precision_preset}] load average {os.getloadavg()[0]:.1f}; {_PRECISION_HEADER}")
+        recs = precision_check(preset=args.precision_preset, all_tensors=args.all_tensors)
+        _print_precision(recs, f"precision {args.precision_preset}")
     if args.estimate:
         total = _print_profile(profile_shapes(preset=args.estimate), f"estimate {args.estimate} (no load time)")
         if args.estimate in TARGET_S:

@@ -248,8 +248,8 @@ def analyze_matrix(
 ) -> dict[str, Any]:
     """Spectral and entry-level compressibility metrics of one weight tensor.
 
-    The ESD (eigenvalues of ``W^T W``, unnormalised) comes from the Gram route (float64; a float32 Gram matrix
-    for float32 matrices of order >= 2048, see ``spectra_precision``); ``alpha_ww`` is the exact CSN fit of
+    The ESD (eigenvalues of ``W^T W``, unnormalised) comes from the float64 Gram route (faster precisions:
+    ``spectra_precision``); ``alpha_ww`` is the exact CSN fit of
     :func:`sparsity.fit_esd` (WeightWatcher's default fit); the column groups, names, missing values and the
     Conv convention are listed in the module docstring of :mod:`sparsity.layers._analyze`.
 
@@ -280,11 +280,11 @@ def analyze_matrix(
         ``*_bf16`` and ``*_unstable`` columns; two more Gram spectra per tensor, none for a tensor already in
         that precision). The intervals are computed either way.
     spectra_precision : {"auto", "float64", "mixed", "float32"}
-        Working precision of the Gram matrix and eigensolver (:func:`sparsity.esd`). ``"auto"``: ``"mixed"``
-        (float32 Gram matrix, float64 eigensolver) for float32 tensors (bf16/float16 checkpoints) whose smaller
-        side is at least 2048, ``alpha_ww`` within 1e-5 of ``"float64"`` on the ``tinyllama`` and ``llama7b``
-        presets of ``bench/make_checkpoint.py``; ``"float32"`` (2x faster again) only on request: it can move
-        ``alpha_ww`` by more than 1e-3 on non-power-law layers.
+        Working precision of the Gram matrix and eigensolver (:func:`sparsity.esd`). ``"auto"`` is
+        ``"float64"``. ``"mixed"`` (float32 Gram matrix): ``alpha_ww`` within 1e-3 of float64 on the
+        ``tinyllama`` and ``llama7b`` presets of ``bench/make_checkpoint.py``, 12-20 % faster; ``"float32"``
+        (also the eigensolver, spectra 2x faster) can move ``alpha_ww`` by more than 1e-3 on non-power-law
+        layers.
 
     Returns
     -------

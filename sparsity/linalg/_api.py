@@ -59,11 +59,11 @@ def singular_values(W: Any, *, method: SvMethod = "auto", precision: Precision =
         ``"svd"``: LAPACK ``gesdd`` / cuSOLVER ``gesvd`` in the input precision; relative error about
         ``u s_1 / s_i``. ``"auto"``: ``"gram"`` for float32 and lower (faster and at least as accurate as a
         float32 SVD), ``"svd"`` for float64 (see ``sparsity.linalg._svd.resolve_sv_method``).
-    precision : {"auto", "float64", "float32"}
-        Working precision of the Gram route (the SVD route works in the input's). ``"float32"``: ``ssyrk`` +
-        ``ssytrd``/``ssterf``, about 2x faster for orders >= 2048, but ``|s_i^2' - s_i^2| <= c n u_32 s_1^2``
-        (``u_32 = 6e-8``): only ``s_i >> sqrt(n u_32) s_1`` are accurate. ``"auto"`` is ``"float64"`` here,
-        because singular values promise the small ones too (:func:`esd` differs).
+    precision : {"auto", "float64", "mixed", "float32"}
+        Working precision of the Gram route (the SVD route works in the input's): ``"mixed"`` forms the Gram
+        matrix in float32 (``|s_i^2' - s_i^2| <= m u_32 ||W||_F^2``, ``u_32 = 6e-8``, measured ~1e-8
+        ``s_1^2``), ``"float32"`` also solves it in float32 (``<= c n u_32 s_1^2``, about 2x faster for orders
+        >= 2048): only ``s_i`` well above those errors are accurate. ``"auto"`` (default) is ``"float64"``.
 
     Returns
     -------
@@ -80,7 +80,7 @@ def singular_values(W: Any, *, method: SvMethod = "auto", precision: Precision =
     check_choice(precision, "precision", PRECISIONS)
     Wv, xp = as_matrix(W, "W")
     m = resolve_sv_method(method, Wv.dtype, xp)
-    prec = resolve_precision(precision, Wv.dtype, min(int(Wv.shape[-2]), int(Wv.shape[-1])), need_small=True)
+    prec = resolve_precision(precision)
     return singular_values_body(Wv, m, xp=xp, precision=prec)
 
 
@@ -96,16 +96,17 @@ def esd(W: Any, *, method: SvMethod = "gram", precision: Precision = "auto") -> 
     method : {"gram", "svd", "auto"}
         Route to the eigenvalues (see :func:`singular_values`); ``"gram"`` by default: its absolute error
         ``~ (m + n) u_64 lambda_max`` does not affect the tail fit.
-    precision : {"auto", "float64", "float32"}
-        Working precision of the Gram route. ``"auto"`` (default): ``"float32"`` when ``W`` is float32 (bf16
-        and float16 inputs become float32) and its smaller side is at least 2048, ``"float64"`` otherwise
-        (float64 input is never lowered). float32 (``ssyrk``, ``ssytrd`` + ``ssterf``) is about 2x faster; each
-        eigenvalue moves by at most ``delta = c n u_32 lambda_max`` (``u_32 = 2^-24``; measured 3e-8 to
-        1e-5 ``lambda_max``), so a tail fit above ``xmin`` moves by at most ``2 (alpha_ww - 1)^2 delta / xmin``
-        for a fixed ``xmin``: measured ``|alpha_ww(float32) - alpha_ww(float64)| < 1e-3`` on every 2-D tensor
-        of the ``tinyllama`` and ``llama7b`` checkpoints of ``bench/make_checkpoint.py``
-        (``bench/large.py --precision-check``). The eigenvalues below ``~ n u_32 lambda_max`` are not resolved;
-        pass ``"float64"`` when they matter.
+    precision : {"auto", "float64", "mixed", "float32"}
+        Working precision of the Gram route (:mod:`sparsity.linalg._gram`). ``"auto"`` (default) is
+        ``"float64"``. ``"mixed"``: the Gram matrix by ``ssyrk`` in float32 (2x faster Gram matrix, no copy of
+        a float32 ``W``), the eigensolver in float64; eigenvalue error ``<= m u_32 ||W||_F^2`` (``u_32 =
+        2^-24``), measured ``<= 3.6e-6 lambda_max``; ``alpha_ww`` within 1.0e-4 (tinyllama, every tensor) and
+        7.1e-4 (llama7b sample, heaviest tail) of float64, for 12-20 % less time. ``"float32"``: the eigensolver
+        too (``ssytrd`` + ``ssterf``, the spectra in half the time), error ``delta ~ c n u_32 lambda_max``
+        (measured up to 4.3e-5 ``lambda_max``), which moves a tail fit above ``xmin`` by up to ``2 (alpha_ww -
+        1)^2 delta / xmin``: within 8e-4 on planted power laws but up to 2e-2 on Gaussian and iid layers
+        (``alpha_ww`` of 25-63). Both leave eigenvalues below their error unresolved; measured with
+        ``bench/large.py --precision-check`` on the checkpoints of ``bench/make_checkpoint.py``.
 
     Returns
     -------
