@@ -117,3 +117,19 @@ def test_entry_method_is_selectable_and_seed_free():
         sp.analyze_matrix(W, entry_method="stable")
     with pytest.raises(TypeError, match="stability"):
         sp.analyze_matrix(W, stability="yes")
+
+
+def test_spectral_refits_auto_skips_big_orders_only():
+    # stability="auto": the spectral fp16/bf16 refits run below Gram order 2048 (BIG_ORDER) and are skipped at
+    # LLM scale (they would double the eigensolver time); the entry refits always run; True forces both.
+    from sparsity.linalg._gram import BIG_ORDER
+
+    rng = np.random.default_rng(0)
+    small = sp.analyze_matrix(rng.standard_normal((300, 200)).astype(np.float32))
+    assert np.isfinite(small["alpha_ww_fp16"]) and small["alpha_ww_unstable"] is not None
+    big = rng.standard_normal((BIG_ORDER + 8, BIG_ORDER)).astype(np.float32)
+    auto = sp.analyze_matrix(big)
+    assert np.isnan(auto["alpha_ww_fp16"]) and auto["alpha_ww_unstable"] is None
+    assert np.isfinite(auto["entry_alpha_fp16"])
+    with pytest.raises(TypeError, match="stability"):
+        sp.analyze_matrix(rng.standard_normal((30, 20)), stability="yes")

@@ -70,7 +70,7 @@ from sparsity.layers._rows import (
 )
 from sparsity.layers._sources import weight_items
 from sparsity.layers._stability import outside
-from sparsity.linalg._gram import PRECISIONS, Precision
+from sparsity.linalg._gram import BIG_ORDER, PRECISIONS, Precision
 from sparsity.linalg._svd import as_matrix, eigenvalues_gram, host_float64
 
 __all__ = ["COLUMNS", "ENTRY_KEYS", "SPECTRAL_KEYS", "analyze_matrix", "analyze_weights"]
@@ -195,14 +195,14 @@ def _analyze_row(
     entries: bool,
     entry_top: int | None,
     entry_method: str = "csn",
-    stability: bool = True,
+    stability: bool | Literal["auto"] = "auto",
     spectra_precision: str = "auto",
 ) -> LayerRow:
     """The row of a validated tensor ``W`` whose matrices (:class:`ConvConvention`) are ``mats``."""
     m, n = int(mats.shape[-2]), int(mats.shape[-1])
     lam = np.sort(host_float64(eigenvalues_gram(mats, xp=xp, precision=spectra_precision)).ravel())[::-1]
     spectral, reasons, status, fit = _spectral_columns(lam, max(m, n), min(m, n), min_evals)
-    if stability and fit is not None:
+    if fit is not None and (stability is True or (stability == "auto" and min(m, n) < BIG_ORDER)):
         spectral, why = _spectral_stability(mats, max(m, n), spectral, fit, spectra_precision)
         reasons += why
     entry_reasons: list[str] = []
@@ -210,7 +210,7 @@ def _analyze_row(
     if entries:
         size = math.prod(int(d) for d in W.shape)
         mags = entry_magnitudes(W, entry_top, xp=xp)
-        entry_cols, entry_reasons = entry_columns(mags, size, method=entry_method, stability=stability)
+        entry_cols, entry_reasons = entry_columns(mags, size, method=entry_method, stability=bool(stability))
     reason = "; ".join(reasons + entry_reasons)
     return replace(ident, spectral=spectral, entries=entry_cols, status=status, reason=reason)
 
@@ -226,7 +226,7 @@ def _options(
         "entries": check_bool(entries, "entries"),
         "entry_top": check_int(entry_top, "entry_top", low=10, allow_none=True),
         "entry_method": check_choice(more["entry_method"], "entry_method", ENTRY_METHODS),
-        "stability": check_bool(more["stability"], "stability"),
+        "stability": more["stability"] if more["stability"] == "auto" else check_bool(more["stability"], "stability"),
     }
 
 
@@ -244,7 +244,7 @@ def analyze_matrix(
     entry_top: int | None = 20_000,
     spectra_precision: Precision = "auto",
     entry_method: EntryMethod = "csn",
-    stability: bool = True,
+    stability: bool | Literal["auto"] = "auto",
 ) -> dict[str, Any]:
     """Spectral and entry-level compressibility metrics of one weight tensor.
 
@@ -275,10 +275,13 @@ def analyze_matrix(
         Entry-tail estimator on the ``entry_top`` largest magnitudes. ``"csn"`` (default): exact CSN,
         deterministic. The others: :func:`sparsity.fit_tail` with its own interval and bootstraps seeded from
         the data (``rng="data"``), so every choice gives the same answer on the same tensor.
-    stability : bool
+    stability : {"auto", True, False}
         Refit ``alpha_ww`` and ``entry_alpha`` on the float16- and bfloat16-rounded tensor (the ``*_fp16``,
         ``*_bf16`` and ``*_unstable`` columns; two more Gram spectra per tensor, none for a tensor already in
-        that precision). The intervals are computed either way.
+        that precision). ``"auto"`` (default): the entry refits always (cheap: the rounded top window), the
+        spectral refits for Gram order below ``BIG_ORDER`` = 2048 only (at LLM scale they would double the
+        eigensolver time: the spectral columns are then missing and ``alpha_ww_unstable`` is NA); ``True``: both
+        always. The intervals are computed either way.
     spectra_precision : {"auto", "float64", "mixed", "float32"}
         Working precision of the Gram matrix and eigensolver (:func:`sparsity.esd`). ``"auto"`` is
         ``"float64"``. ``"mixed"`` (float32 Gram matrix): ``alpha_ww`` within 1e-3 of float64 on the
@@ -343,7 +346,7 @@ def analyze_weights(
     errors: Literal["row", "raise"] = "row",
     spectra_precision: Precision = "auto",
     entry_method: EntryMethod = "csn",
-    stability: bool = True,
+    stability: bool | Literal["auto"] = "auto",
 ) -> Any:
     """Analyse every tensor of a model: one pandas row per tensor with at least 2 dimensions.
 
