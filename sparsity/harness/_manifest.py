@@ -21,7 +21,7 @@ import numpy as np
 
 from sparsity._version import __version__
 
-__all__ = ["environment", "git_commit", "results_sha256", "session_record", "sessions"]
+__all__ = ["environment", "git_commit", "relative_path", "results_sha256", "session_record", "sessions"]
 
 
 def git_commit() -> str:
@@ -116,3 +116,13 @@ def results_sha256(results: Any, timing_columns: Iterable[str], float_format: st
     drop = [c for c in timing_columns if c in results.columns]
     text = results.drop(columns=drop).to_csv(index=False, float_format=float_format)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def relative_path(path: Any) -> str:
+    """``path`` relative to the working directory when under it, else its name: no absolute paths in outputs."""
+    if path is None:
+        return ""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return Path(path).name

@@ -36,7 +36,7 @@ from sparsity._checks import check_choice, check_int
 from sparsity.harness._io import atomic_write_text
 from sparsity.harness._job import PARTIAL, RUN_INFO, Records, RunInterrupted, execute
 from sparsity.harness._job import resume as resume_job
-from sparsity.harness._manifest import environment, results_sha256, sessions
+from sparsity.harness._manifest import environment, relative_path, results_sha256, sessions
 from sparsity.harness.cases import COLUMNS, TIMING_COLUMNS, run_task
 from sparsity.harness.report import write_report
 from sparsity.harness.studies import run_study
@@ -119,7 +119,7 @@ def _manifest(suite: Suite, seed: int, executor: dict[str, Any], device: str, re
     timing = sessions(records)
     return {
         "suite": suite.name,
-        "suite_file": str(suite.path),
+        "suite_file": relative_path(suite.path),
         "suite_sha256": suite.sha256,
         "seed": seed,
         "workers": executor["workers"],

@@ -35,7 +35,7 @@ from sparsity.harness import quantization, training
 from sparsity.harness._io import atomic_write_text
 from sparsity.harness._job import PARTIAL, RUN_INFO, Records, execute
 from sparsity.harness._job import resume as resume_job
-from sparsity.harness._manifest import environment, results_sha256, sessions
+from sparsity.harness._manifest import environment, relative_path, results_sha256, sessions
 from sparsity.harness._study_summary import training_summary
 from sparsity.harness.suite import Suite, SuiteError, Task
 
@@ -112,16 +112,6 @@ def _table(records: Records, kind: str, suite: Suite) -> Any:
     return pd.DataFrame(rows)
 
 
-def _suite_file(suite: Suite) -> str:
-    """The suite file relative to the working directory when under it (no absolute paths in outputs)."""
-    if suite.path is None:
-        return ""
-    try:
-        return str(Path(suite.path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return Path(suite.path).name
-
-
 def _write_errors(out: Path, suite: Suite, records: Records) -> list[str]:
     failed = [r for r in records if r.get("traceback")]
     if not failed:
@@ -157,7 +147,7 @@ def _manifest(suite: Suite, seed: int, executor: dict[str, Any], records: Record
     return {
         "suite": suite.name,
         "study": suite.study,
-        "suite_file": _suite_file(suite),
+        "suite_file": relative_path(suite.path),
         "suite_sha256": suite.sha256,
         "seed": seed,
         "workers": executor["workers"],
