@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from sparsity.harness._io import atomic_write_text
 from sparsity.harness._job import PARTIAL, RUN_INFO, Records, RunInterrupted, execute
 from sparsity.harness._job import resume as resume_job
 from sparsity.harness._manifest import environment, relative_path, results_sha256, sessions
+from sparsity.harness._progress import CaseProgress
 from sparsity.harness.cases import COLUMNS, TIMING_COLUMNS, run_task
 from sparsity.harness.report import write_report
 from sparsity.harness.studies import run_study
@@ -94,12 +94,9 @@ def _execute(
 
     Returns the executor's description; raises :class:`RunInterrupted` on a stop signal or a lost executor.
     """
-    from tqdm import tqdm
-
     done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
     todo = [t for t in suite.tasks if t.task_id not in done]
-    bar = tqdm(total=len(suite.tasks), initial=len(suite.tasks) - len(todo), unit="case", desc=suite.name,
-               disable=not progress, file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+    bar = CaseProgress(len(suite.tasks), len(suite.tasks) - len(todo), suite.name, progress)
     with bar:
         return execute(
             out / PARTIAL,
@@ -110,7 +107,7 @@ def _execute(
             task_id=lambda t: t.task_id,
             workers=run["workers"],
             scheduler=run["scheduler"],
-            on_done=lambda t, r: bar.update(1),
+            on_done=lambda t, r: bar.update(t.task_id),
         )
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from sparsity.harness._io import atomic_write_text
 from sparsity.harness._job import PARTIAL, RUN_INFO, Records, execute
 from sparsity.harness._job import resume as resume_job
 from sparsity.harness._manifest import environment, relative_path, results_sha256, sessions
+from sparsity.harness._progress import CaseProgress
 from sparsity.harness._study_summary import training_summary
 from sparsity.harness.suite import Suite, SuiteError, Task
 
@@ -200,8 +200,6 @@ def run_study(
     SuiteError
         Not a study suite, or an unfinished run in ``out`` without ``resume``/``fresh``.
     """
-    from tqdm import tqdm
-
     if suite.study not in _MAIN_TABLE:
         raise SuiteError(f"suite {suite.name!r} is not a study suite (its groups are not training/quantization)")
     out.mkdir(parents=True, exist_ok=True)
@@ -209,12 +207,11 @@ def run_study(
     records = resume_job(out, info, resume=resume, fresh=fresh, error=SuiteError)
     done = {r["task_id"] for r in records if r.get("kind") == "task_done"}
     todo = [t for t in suite.tasks if t.task_id not in done]
-    bar = tqdm(total=len(suite.tasks), initial=len(suite.tasks) - len(todo), unit="case", desc=suite.name,
-               disable=not progress, file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+    bar = CaseProgress(len(suite.tasks), len(suite.tasks) - len(todo), suite.name, progress)
     with bar:
         executor = execute(
             out / PARTIAL, records, todo, run_study_task, (seed,), task_id=lambda t: t.task_id,
-            workers=workers, scheduler=scheduler, on_done=lambda t, r: bar.update(1),
+            workers=workers, scheduler=scheduler, on_done=lambda t, r: bar.update(t.task_id),
         )  # fmt: skip
     write = _write_training if suite.study == "training" else _write_quantization
     table = write(out, suite, records)
