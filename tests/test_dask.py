@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from slow_suite import SLOW
 
 distributed = pytest.importorskip("distributed")
 
@@ -45,19 +46,6 @@ generator = "levy_matrix"
 params = { alpha = 1.5 }
 shapes = [[120, 80]]
 basis = ["spectrum", "entries"]
-"""
-
-# About a second per case: a run of 8 on 2 workers is still going when the first case is saved.
-SLOW = """
-name = "slow"
-seed = 3
-[[groups]]
-name = "p"
-source = "synthetic"
-generator = "pareto"
-params = { alpha = [0.7, 1.2, 1.7, 2.2, 2.7, 3.2, 3.5, 3.9] }
-sizes = [150000]
-estimators = ["hill"]
 """
 
 

@@ -11,22 +11,9 @@ import textwrap
 import time
 
 import pytest
+from slow_suite import SLOW
 
 from sparsity.harness._signals import Stopped, exit_status, stop_on_signals
-
-# Each case takes about a second (a 150000-value Hill fit), so a run of 8 on 2 workers is still going when the
-# first case is saved.
-SLOW = """
-name = "slow"
-seed = 3
-[[groups]]
-name = "p"
-source = "synthetic"
-generator = "pareto"
-params = { alpha = [0.7, 1.2, 1.7, 2.2, 2.7, 3.2, 3.5, 3.9] }
-sizes = [150000]
-estimators = ["hill"]
-"""
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the process tree")
 
