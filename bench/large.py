@@ -408,13 +408,15 @@ def _analyze(args: argparse.Namespace, truth: dict[str, Any], out: Path, env: di
     csv, ckpt = out / "analysis.csv", str(Path(args.ckpt).resolve())
     if args.route == "cli":
         cmd = [sys.executable, "-m", "sparsity", "analyze", ckpt, "--output", str(csv), "--no-progress"]
+        cmd += ["--workers", str(args.workers)]
     else:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child-api", ckpt, str(csv)]
     m = run_child(cmd, out / "analysis.log", env)
     preset = truth["preset"] if truth["config"]["layers"] == mc.PRESETS[truth["preset"]]["layers"] else None
     limit_rss = 3.0 * _largest_f32_mb(truth) + RSS_SLACK_MB
     print(
-        f"\n[analyze, {args.route}] rc {m['rc']}: wall {m['wall_s']:.1f} s, CPU {m['user_s'] + m['sys_s']:.1f} s, ",
+        f"\n[analyze, {args.route}, workers {args.workers}] rc {m['rc']}: wall {m['wall_s']:.1f} s, "
+        f"CPU {m['user_s'] + m['sys_s']:.1f} s, ",
         end="",
     )
     print(f"peak RSS {m['peak_rss_mb']:.0f} MB (limit 3 x largest f32 + {RSS_SLACK_MB:.0f} MB = {limit_rss:.0f} MB)")
@@ -461,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("ckpt", nargs="?", help="checkpoint directory written by bench/make_checkpoint.py")
     parser.add_argument("--route", choices=("cli", "api"), default="cli", help="sparsity-bench analyze, or the API")
     parser.add_argument("--out", default=None, help="where the tables and logs go (default: a new temp folder)")
+    parser.add_argument("--workers", type=int, default=1, help="--route cli: analyze's worker processes (default 1)")
     parser.add_argument("--no-analyze", action="store_true", help="skip the timed analysis")
     parser.add_argument("--ww", action="store_true", help="also run WeightWatcher (torch + weightwatcher)")
     parser.add_argument("--profile", action="store_true", help="time by phase, one tensor per shape")
