@@ -77,7 +77,7 @@ def test_entry_interval_covers_the_true_alpha():
 def test_flags_are_the_refits_against_the_interval():
     rng = np.random.default_rng(3)
     tensors = {f"t{i}": (0.05 * rng.standard_t(4 + i, (120, 80))).astype(np.float32) for i in range(4)}
-    df = sp.analyze_weights(tensors)
+    df = sp.analyze_weights(tensors, stability=True)
     for _, r in df.iterrows():
         for alpha, lo, hi, unstable, fp16, bf16 in (
             ("alpha_ww", "alpha_ww_ci_low", "alpha_ww_ci_high", "alpha_ww_unstable", "alpha_ww_fp16", "alpha_ww_bf16"),
@@ -97,7 +97,7 @@ def test_flags_are_the_refits_against_the_interval():
 
 def test_weights_stored_in_half_precision_refit_to_themselves():
     W = np.random.default_rng(4).standard_t(3, (90, 70)).astype(np.float16)
-    row = sp.analyze_matrix(W)
+    row = sp.analyze_matrix(W, stability=True)
     assert row["entry_alpha_fp16"] == row["entry_alpha"] and row["alpha_ww_fp16"] == row["alpha_ww"]  # identity
     assert row["entry_alpha_unstable"] is not None and row["alpha_ww_unstable"] is not None
     off = sp.analyze_matrix(W, stability=False)
@@ -119,17 +119,17 @@ def test_entry_method_is_selectable_and_seed_free():
         sp.analyze_matrix(W, stability="yes")
 
 
-def test_spectral_refits_auto_skips_big_orders_only():
-    # stability="auto": the spectral fp16/bf16 refits run below Gram order 2048 (BIG_ORDER) and are skipped at
-    # LLM scale (they would double the eigensolver time); the entry refits always run; True forces both.
-    from sparsity.linalg._gram import BIG_ORDER
-
+def test_spectral_refits_only_with_stability_true():
+    # stability="auto" (default): the entry fp16/bf16 refits run, the spectral ones (two more Gram spectra per
+    # tensor) do not; True runs both at any size, False neither.
     rng = np.random.default_rng(0)
-    small = sp.analyze_matrix(rng.standard_normal((300, 200)).astype(np.float32))
-    assert np.isfinite(small["alpha_ww_fp16"]) and small["alpha_ww_unstable"] is not None
-    big = rng.standard_normal((BIG_ORDER + 8, BIG_ORDER)).astype(np.float32)
-    auto = sp.analyze_matrix(big)
+    W = rng.standard_normal((300, 200)).astype(np.float32)
+    auto = sp.analyze_matrix(W)
     assert np.isnan(auto["alpha_ww_fp16"]) and auto["alpha_ww_unstable"] is None
-    assert np.isfinite(auto["entry_alpha_fp16"])
+    assert np.isfinite(auto["entry_alpha_fp16"]) and auto["entry_alpha_unstable"] is not None
+    both = sp.analyze_matrix(W, stability=True)
+    assert np.isfinite(both["alpha_ww_fp16"]) and np.isfinite(both["alpha_ww_bf16"])
+    assert both["alpha_ww_unstable"] is not None
+    assert both["alpha_ww"] == auto["alpha_ww"] and both["entry_alpha_fp16"] == auto["entry_alpha_fp16"]
     with pytest.raises(TypeError, match="stability"):
         sp.analyze_matrix(rng.standard_normal((30, 20)), stability="yes")
