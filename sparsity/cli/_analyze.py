@@ -2,8 +2,9 @@
 
 One path without ``--out`` prints the table as ever (``--format``, ``-o``). Several paths give one table with a
 ``checkpoint`` column. ``--out DIR`` makes the analysis a resumable job (:mod:`sparsity.harness.analysis`) that
-writes ``results.csv``, ``results.json``, ``manifest.json`` and the report. ``--workers``/``--scheduler`` run the
-tensors on a process pool or a Dask cluster. Exit status: 0 done, 1 the executor lost its workers (``--resume``
+writes ``results.csv``, ``results.json``, ``spectra.csv`` (the eigenvalues of the report's ESD figure),
+``manifest.json`` and the report. ``--workers``/``--scheduler`` run the tensors on a process pool or a Dask
+cluster. Exit status: 0 done, 1 the executor lost its workers (``--resume``
 continues), 2 bad input or nothing could be analysed, 130/143 stopped by SIGINT/SIGTERM.
 """
 
@@ -74,7 +75,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         compact = (("checkpoint",) if "checkpoint" in df.columns else ()) + ANALYZE_TERMINAL_COLUMNS
         write_table(df, args.format, args.output, columns=args.columns, default_columns=compact)
     if args.out is not None:
-        print(f"{len(df)} rows written to {args.out}/ (results.csv, results.json, manifest.json, summary.md)")
+        files = "results.csv, results.json, spectra.csv, manifest.json, summary.md"
+        print(f"{len(df)} rows written to {args.out}/ ({files})")
     _check_analysed(df, args.paths)
     return 0
 
@@ -88,7 +90,8 @@ def build_analyze(subparsers: Any) -> argparse.ArgumentParser:
         "PyTorch, ONNX, GGUF; format detected from content), tensor by tensor, and print the per-layer table "
         "of sparsity.analyze_weights. PATH may be a catalog name (see `sparsity-bench datasets`) or LABEL=PATH; "
         "checkpoints are named by their label, else their folder. With --out the analysis is resumable and "
-        "writes results.csv, results.json, manifest.json and the report. Exit status: 0 done, 1 lost workers "
+        "writes results.csv, results.json, spectra.csv (eigenvalues of the ESD figure's layers), manifest.json and "
+        "the report. Exit status: 0 done, 1 lost workers "
         "(--resume continues), 2 bad input, 130/143 stopped by SIGINT/SIGTERM.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="weight file, folder, catalog name or LABEL=PATH")

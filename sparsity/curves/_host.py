@@ -45,10 +45,23 @@ def power_scale(m: float, p: float, dtype: Any) -> float | None:
     return math.ldexp(1.0, min(max(-math.frexp(m)[1], -1000), 1000))
 
 
-def _segment_prefix(lo: int, hi: int, a: np.ndarray, out: np.ndarray, p: float, scale: float | None) -> float:
+def _finish(seg: np.ndarray, offset: float, p: float, scale: float | None) -> None:
+    """In place on ``seg``: add the sum of the earlier segments, take the p-th root, undo the scaling."""
+    if offset:
+        seg += offset
+    np.sqrt(seg, out=seg) if p == 2.0 else np.power(seg, 1.0 / p, out=seg)
+    if scale is not None:
+        seg /= scale
+
+
+def _segment_prefix(
+    lo: int, hi: int, a: np.ndarray, out: np.ndarray, p: float, scale: float | None, offset: float | None = None
+) -> float:
     """Cumulative sums of ``(a * scale)**p`` over ``a[lo:hi]`` into ``out[1 + lo : 1 + hi]``, starting from 0.
 
-    Fused per cache-sized block (power, cumulative sum); returns the segment total.
+    Fused per cache-sized block (power, cumulative sum); returns the segment total. With ``offset`` (the sum of
+    the earlier segments, when already known) each block is also finished (:func:`_finish`) while in cache,
+    with the same operations as :func:`_segment_finish`: the same numbers, one pass over ``out`` fewer.
     """
     buf = np.empty(min(_BLOCK, hi - lo), dtype=np.float64)
     carry = 0.0
@@ -64,18 +77,30 @@ def _segment_prefix(lo: int, hi: int, a: np.ndarray, out: np.ndarray, p: float, 
         seg = out[1 + start : 1 + start + block.shape[0]]
         np.cumsum(b, out=seg)
         carry = float(seg[-1])
+        if offset is not None:
+            _finish(seg, offset, p, scale)
     return carry
 
 
 def _segment_finish(out: np.ndarray, lo: int, hi: int, offset: float, p: float, scale: float | None) -> None:
-    """Add the sum of the earlier segments, take the p-th root and undo the scaling on ``out[1 + lo : 1 + hi]``."""
-    for start in range(lo, hi, 8 * _BLOCK):
-        seg = out[1 + start : 1 + min(start + 8 * _BLOCK, hi)]
-        if offset:
-            seg += offset
-        np.sqrt(seg, out=seg) if p == 2.0 else np.power(seg, 1.0 / p, out=seg)
-        if scale is not None:
-            seg /= scale
+    """:func:`_finish` on ``out[1 + lo : 1 + hi]``, in cache-sized blocks (both passes stay in L2)."""
+    for start in range(lo, hi, _BLOCK):
+        _finish(out[1 + start : 1 + min(start + _BLOCK, hi)], offset, p, scale)
+
+
+def _prefix_job(segments: Sequence[tuple[int, int]], leading: bool, a: np.ndarray, out: np.ndarray, p: float,
+                scale: float | None) -> list[float]:  # fmt: skip
+    """:func:`_segment_prefix` over consecutive ``segments``; returns their totals.
+
+    ``leading``: they start at 0, so each is finished as it goes, its offset being the running total (the
+    totals added in order, exactly as ``np.cumsum(totals)`` adds them).
+    """
+    totals: list[float] = []
+    offset = 0.0
+    for lo, hi in segments:
+        totals.append(_segment_prefix(lo, hi, a, out, p, scale, offset if leading else None))
+        offset += totals[-1]
+    return totals
 
 
 def _map_segments(fn: Any, bounds: Sequence[tuple[Any, ...]], *args: Any) -> list[Any]:
@@ -127,10 +152,15 @@ def curve_numpy(a: np.ndarray, p: float) -> np.ndarray:
     bounds = [(lo, min(lo + _SEGMENT, n)) for lo in range(0, n, _SEGMENT)]
     if not bounds:
         return out
-    totals = _map_segments(_segment_prefix, bounds, a, out, p, scale)
+    # One thread takes the leading segments and finishes them in the same pass (their offsets are known as it
+    # goes); the other segments run on the other threads and are finished once every total is known.
+    lead = max(1, len(bounds) // min(len(bounds), available_cpus(), _MAX_THREADS))
+    jobs = [(bounds[:lead], True)] + [([b], False) for b in bounds[lead:]]
+    totals = [t for r in _map_segments(_prefix_job, jobs, a, out, p, scale) for t in r]
     offsets = np.concatenate(([0.0], np.cumsum(totals[:-1])))
-    finish = [(lo, hi, float(off)) for (lo, hi), off in zip(bounds, offsets, strict=True)]
-    _map_segments(lambda lo, hi, off: _segment_finish(out, lo, hi, off, p, scale), finish)
+    finish = [(lo, hi, float(off)) for (lo, hi), off in zip(bounds[lead:], offsets[lead:], strict=True)]
+    if finish:
+        _map_segments(lambda lo, hi, off: _segment_finish(out, lo, hi, off, p, scale), finish)
     return out[::-1]
 
 

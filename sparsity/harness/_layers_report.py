@@ -4,7 +4,9 @@ Writes ``summary.md`` (a per-checkpoint summary, then one section per checkpoint
 ``tables/checkpoints.tex`` and ``tables/layers_<checkpoint>.tex`` (booktabs; long tables break across pages),
 ``figures/layers.*`` (checkpoints side by side) and, when ``spectra.csv`` holds the eigenvalues (``eigenvalue``)
 or singular values (``singular_value``) per ``name`` (and ``checkpoint``), ``figures/esd_<checkpoint>.*``: the
-ESDs of the layers with the lowest, median and highest ``alpha_ww``.
+ESDs of the layers with the lowest, median and highest ``alpha_ww`` among those ``spectra.csv`` holds (an
+``analyze --out`` folder holds exactly those three per checkpoint, :mod:`sparsity.harness._analysis_spectra`),
+each panel titled by the layer's name.
 """
 
 from __future__ import annotations
@@ -101,11 +103,12 @@ def _esd_panels(spectra: Any, part: Any, checkpoint: str) -> list[EsdPanel]:
     value = "eigenvalue" if "eigenvalue" in spectra else "singular_value" if "singular_value" in spectra else None
     if value is None:
         return []
-    rows = part[part["name"].isin(set(spectra["name"])) & np.isfinite(part["alpha_ww"])]
+    names = spectra["name"].astype(str)
+    rows = part[part["name"].astype(str).isin(set(names)) & np.isfinite(part["alpha_ww"])]
     panels = []
     for i, why in representative(list(rows["alpha_ww"])):
         row = rows.iloc[i]
-        v = spectra.loc[spectra["name"] == row["name"], value].to_numpy(float)
+        v = spectra.loc[names == str(row["name"]), value].to_numpy(float)
         lam = v if value == "eigenvalue" else v**2
         panels.append(EsdPanel(str(row["name"]), lam, float(row["alpha_ww"]), float(row["xmin"]), f"{why} alpha_ww"))
     return panels
@@ -117,7 +120,8 @@ def _figures(out: Path, df: Any, options: FigureOptions) -> list[Path]:
 
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
-    spectra = pd.read_csv(out / "spectra.csv") if (out / "spectra.csv").exists() else pd.DataFrame()
+    path = out / "spectra.csv"
+    spectra = pd.read_csv(path, dtype={"checkpoint": str, "name": str}) if path.exists() else pd.DataFrame()
     written: list[Path] = []
     with matplotlib.rc_context(figure_rc()):  # type: ignore[arg-type]
         ok = df[df["status"] == "ok"]

@@ -14,7 +14,10 @@ rows are assembled here in tensor order, whatever executor ran them, so the tabl
 ``analyze_weights(load_weights(path))`` (plus a ``status="failed"`` row per tensor that could not be read).
 
 With an output folder the job is resumable like a suite run (:mod:`sparsity.harness._job`): a killed analysis
-continues where it stopped, and the outputs are ``results.csv``, ``results.json`` and ``manifest.json``.
+continues where it stopped, and the outputs are ``results.csv``, ``results.json``, ``manifest.json`` and
+``spectra.csv``: the eigenvalues of the layers the report's ESD figure draws (lowest, median and highest
+``alpha_ww`` per checkpoint), computed on the client after the tensor tasks and saved to the resume file one
+tensor at a time (:mod:`sparsity.harness._analysis_spectra`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from sparsity import layers
+from sparsity.harness._analysis_spectra import figure_picks, figure_spectra, read_tensor
 from sparsity.harness._checkpoints import Checkpoint, checkpoints, resolve_source
 from sparsity.harness._io import atomic_write_text
 from sparsity.harness._job import PARTIAL, RUN_INFO, Records, execute, resume
@@ -156,10 +160,7 @@ def analyze_tensor(task: TensorTask, options: dict[str, Any]) -> list[dict[str, 
                            "reason": "", "t_load_s": 0.0, "t_analyze_s": 0.0}  # fmt: skip
     t0 = time.perf_counter()
     try:
-        reader = load_weights(task.file, select=lambda name, *_: name == task.inner, engine=task.engine)  # type: ignore[arg-type]
-        arr = next(reader, (None, None))[1]
-        if arr is None:
-            raise WeightsError(task.file, "tensor not found (the file changed since it was listed)", task.inner)
+        arr = read_tensor(task)
     except WeightsError as exc:
         rec.update(reason=exc.problem, message=str(exc), t_load_s=time.perf_counter() - t0)
         return [rec]
@@ -257,11 +258,12 @@ class _Progress:
             self.bar.close()
 
 
-def _write_outputs(out: Path, df: Any, manifest: dict[str, Any]) -> None:
-    """``results.csv``, ``results.json`` and ``manifest.json`` (each atomically); the resume files go."""
+def _write_outputs(out: Path, df: Any, spectra: Any, manifest: dict[str, Any]) -> None:
+    """``results.csv``, ``results.json``, ``spectra.csv``, ``manifest.json`` (each atomically); resume files go."""
     flat = df.assign(shape=df["shape"].map(lambda s: "x".join(map(str, s)))) if "shape" in df.columns else df
     atomic_write_text(out / "results.csv", flat.to_csv(index=False, float_format=_FLOAT_FORMAT))
     atomic_write_text(out / "results.json", flat.to_json(orient="records", indent=1, double_precision=15) + "\n")
+    atomic_write_text(out / "spectra.csv", spectra.to_csv(index=False, float_format=_FLOAT_FORMAT))
     manifest["results_sha256"] = results_sha256(flat, TIMING_COLUMNS, _FLOAT_FORMAT)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     (out / PARTIAL).unlink(missing_ok=True)
@@ -289,8 +291,9 @@ def analyze_checkpoints(
     paths : sequence of str
         Inputs: files, folders, catalog names or ``LABEL=PATH`` (named as in :func:`checkpoints`).
     out : path, optional
-        Output folder: the job is resumable there and writes ``results.csv``, ``results.json`` and
-        ``manifest.json`` (then ``report(out)`` when given). Without it nothing is written.
+        Output folder: the job is resumable there and writes ``results.csv``, ``results.json``,
+        ``spectra.csv`` (the eigenvalues of the ESD figure's layers) and ``manifest.json`` (then ``report(out)``
+        when given). Without it nothing is written.
     select, engine
         As in :func:`sparsity.load_weights`.
     workers, scheduler
@@ -344,11 +347,13 @@ def analyze_checkpoints(
     df = _assemble(ckpts, records, skipped, labelled=len(ckpts) > 1 or folder is not None, timing=folder is not None)
     df.attrs["tensors"] = len(tasks)
     if folder is not None:
+        spectra = figure_spectra(folder / PARTIAL, records, figure_picks(df, tasks), dict(options or {}),
+                                 progress=shown.enabled)  # fmt: skip
         manifest = {"kind": "analyze", "inputs": {c.label: c.source for c in ckpts}, "tensors": len(tasks),
                     "rows": len(df), "executor": executor, "workers": executor["workers"], **sessions(records),
                     **environment()}  # fmt: skip
         manifest["elapsed_s"] = manifest["elapsed_total_s"]
-        _write_outputs(folder, df, manifest)
+        _write_outputs(folder, df, spectra, manifest)
         if report is not None:
             report(folder)
     return df
