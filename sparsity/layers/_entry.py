@@ -11,6 +11,18 @@ the one method of both ``sparsity-bench analyze`` and suite rows on real weights
 (:mod:`sparsity.harness._entry_engine`); ``bench/entry_tail_study.py`` compares it with the others. Its
 interval includes the ``xmin`` uncertainty and the float16/bfloat16 refits reuse the float32 window
 (:mod:`sparsity.layers._stability`).
+
+Coarse grids. When the window's magnitudes lie on a coarse floating-point grid (bf16, float16 or fp8 storage,
+3 to 11 significand bits; :mod:`sparsity.tails._grid`), every method fits the dequantised window instead: each
+tie group spread evenly over its rounding cell, deterministically. Ties bias every estimator that takes logs of
+order statistics (a value rounded up to ``xmin`` adds ``log(x / xmin) = 0``: CSN's MLE moves up by about
+``alpha**2 eps / 2``, eps the relative grid step, and Hill, moments, Pickands and the kernel estimator see the
+same zero spacings), so all methods get the same continuous window. ``entry_xmin`` is then a dequantised value:
+it lies in the rounding cell of a stored magnitude, within half a grid step of it, and the tail is the
+dequantised values at or above it. The float16/bfloat16 refits take the same path (rounded, detected as gridded,
+dequantised), so ``entry_alpha_unstable`` measures the estimator's sensitivity to rounding, not the ties that
+rounding creates. A float32 or float64 window is never gridded (the chance that a float32 sample of 10 values
+is, is ``2**-130``) and is fitted exactly as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from sparsity.layers._stability import CI_LEVEL, outside, round_bfloat16, round_
 from sparsity.linalg._svd import host_float64
 from sparsity.tails._csn import csn_fit
 from sparsity.tails._fit import MIN_NONZERO, fit_tail
+from sparsity.tails._grid import continuous_sample
 
 __all__ = ["ENTRY_KEYS", "ENTRY_METHODS", "EntryMethod", "entry_columns", "entry_magnitudes"]
 
@@ -106,8 +119,30 @@ class _Fit(NamedTuple):
     ci: tuple[float, float]
 
 
-def _fit(top: np.ndarray, K: int, method: str, *, interval: bool) -> _Fit:
-    """The entry tail fit of a descending window by ``method`` (and its interval when asked)."""
+def _continuous_window(top: np.ndarray, K: int, n: int) -> tuple[np.ndarray, int]:
+    """The descending magnitudes ``top`` (the largest of ``n``) and ``K`` as a continuous sample.
+
+    ``top`` itself when it is not on a coarse grid (bitwise the same fit); else its positive values dequantised
+    (:func:`sparsity.tails._grid.continuous_sample`, descending), the lowest tie group dropped when it may be
+    cut (``top`` is not all of the ``n`` magnitudes and holds no zero), and ``K`` capped at what is left.
+    The whole ``top`` is dequantised before any window is cut from it, so a tie group that straddles
+    ``K`` keeps its members' places in the cell, and the ``K``-window is the top of the widened one.
+    """
+    pos = top[top > 0]
+    if pos.size == 0:
+        return top, K
+    x, grid = continuous_sample(np.ascontiguousarray(pos[::-1]), lowest_complete=top.size == n or pos.size < top.size)
+    if grid is None:
+        return top, K
+    return x[::-1], min(K, x.size)
+
+
+def _fit(top: np.ndarray, K: int, method: str, *, n: int, interval: bool) -> _Fit:
+    """The entry tail fit of a descending window by ``method`` (and its interval when asked).
+
+    ``top``: the largest of ``n`` magnitudes; fitted as a continuous sample (:func:`_continuous_window`).
+    """
+    top, K = _continuous_window(top, K, n)
     if method == "csn":
         r, window = _entry_tail_fit(top, K)
         ci = (math.nan, math.nan)
@@ -119,22 +154,25 @@ def _fit(top: np.ndarray, K: int, method: str, *, interval: bool) -> _Fit:
     return _Fit(tf.alpha, tf.xmin, tf.n_tail, tf.ks_distance, K, tf.alpha_ci)
 
 
-def _refit(top: np.ndarray, K: int, method: str, fit: _Fit, label: str) -> tuple[float, str]:
-    """``alpha`` of the window rounded to ``label`` (float16, bfloat16), and a reason when there is none."""
+def _refit(top: np.ndarray, K: int, n: int, method: str, fit: _Fit, label: str) -> tuple[float, str]:
+    """``alpha`` of the window rounded to ``label`` (float16, bfloat16), and a reason when there is none.
+
+    The rounded window is on a coarse grid, so :func:`_fit` dequantises it like stored half-precision weights.
+    """
     rounded = round_half(top) if label == "float16" else round_bfloat16(top)
     if rounded is None:
         return math.nan, f"entry tail: magnitudes above the float16 range, no {label} refit"
     if np.array_equal(rounded, top):
         return fit.alpha, ""  # the values are already of that precision: the refit is the fit
     try:
-        return _fit(rounded, K, method, interval=False).alpha, ""
+        return _fit(rounded, K, method, n=n, interval=False).alpha, ""
     except ValueError as exc:
         return math.nan, f"entry tail: the {label} refit failed ({exc})"
 
 
 def _tail_columns(top: np.ndarray, n: int, K: int, method: str, stability: bool) -> tuple[dict[str, Any], list[str]]:
     """The ``entry_*`` tail columns of the descending window ``top`` of ``n`` magnitudes (ValueError: no fit)."""
-    fit = _fit(top, K, method, interval=True)
+    fit = _fit(top, K, method, n=n, interval=True)
     row: dict[str, Any] = {
         "entry_alpha": fit.alpha,
         "entry_xmin": fit.xmin,
@@ -152,8 +190,8 @@ def _tail_columns(top: np.ndarray, n: int, K: int, method: str, stability: bool)
             f"{n}); a larger entry_top may choose a lower xmin"
         )
     if stability:
-        a16, why16 = _refit(top, K, method, fit, "float16")
-        abf, whybf = _refit(top, K, method, fit, "bfloat16")
+        a16, why16 = _refit(top, K, n, method, fit, "float16")
+        abf, whybf = _refit(top, K, n, method, fit, "bfloat16")
         reasons += [w for w in (why16, whybf) if w]
         checked = [a for a, why in ((a16, why16), (abf, whybf)) if not why.startswith("entry tail: magnitudes")]
         row.update(
