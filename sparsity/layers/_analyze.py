@@ -20,8 +20,9 @@ Column groups (all floats are NaN when not computable; ``status``/``reason`` say
   i.e. of the rank-k Frobenius error), ``compressible = sv_tail_index < 2``.
 - entry compressibility: ``entry_alpha`` (tail index of ``|W_ij|``; the one default of ``analyze`` and of
   suite rows on real weights: exact CSN with ``xmin`` scanned over the 20,000 largest magnitudes, no seed),
-  ``entry_xmin``, ``entry_n_tail``, ``entry_D``, ``entry_predicted_decay``, ``entry_measured_decay``,
-  ``entry_decay_r2``, ``entry_compressible = entry_alpha < 2``.
+  ``entry_xmin`` (on a bf16/fp16/fp8-stored tensor the window is dequantised first, :mod:`sparsity.tails._grid`,
+  so it lies within half a grid step of a stored magnitude), ``entry_n_tail``, ``entry_D``,
+  ``entry_predicted_decay``, ``entry_measured_decay``, ``entry_decay_r2``, ``entry_compressible = entry_alpha < 2``.
 - uncertainty and stability (:mod:`sparsity.layers._stability`), for ``alpha_ww`` and ``entry_alpha`` alike:
   ``*_ci_low``, ``*_ci_high`` (95 % interval including the uncertainty of ``xmin``: the union of the normal
   intervals of every ``xmin`` whose KS distance is within one standard error of the best), ``*_fp16``,

@@ -8,7 +8,8 @@ starts from), ``_estimate`` (the method bodies' result type), ``_csn`` (the exac
 ``_csn_scan`` (the pruned KS minimisation), ``_csn_discrete`` (the discrete MLE and scan), ``_zeta`` (analytic
 Hurwitz-zeta log-moments), ``_estimators`` (Hill, rank-size, stable), ``_moments_dbs`` (moments and Pickands
 with their own k rules), ``_kernel`` (the kernel-type estimator), ``_gof`` (goodness of fit),
-``_ks_scan`` (the NumPy KS kernel), ``_ks_scan_cupy`` (its CUDA twin), ``_ks_backends`` (the kernel registry).
+``_ks_scan`` (the NumPy KS kernel), ``_ks_scan_cupy`` (its CUDA twin), ``_ks_backends`` (the kernel registry),
+``_grid`` (coarse float grids: detection of bf16/fp16/fp8-stored magnitudes and their dequantisation).
 """
 
 from sparsity.tails._fit import METHODS, TailFit, fit_tail
