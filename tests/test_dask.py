@@ -22,9 +22,11 @@ from slow_suite import SLOW
 
 distributed = pytest.importorskip("distributed")
 
+from sparsity.harness._code import IMPORTED_CODE, code_fingerprint  # noqa: E402
 from sparsity.harness.analysis import TIMING_COLUMNS as ANALYZE_TIMING  # noqa: E402
 from sparsity.harness.analysis import analyze_checkpoints  # noqa: E402
 from sparsity.harness.cases import TIMING_COLUMNS, run_task  # noqa: E402
+from sparsity.harness.executors import DaskExecutor, ExecutorLost  # noqa: E402
 from sparsity.harness.runner import run_suite  # noqa: E402
 from sparsity.harness.suite import load_suite  # noqa: E402
 
@@ -73,12 +75,28 @@ def cluster(tmp_path_factory):
             time.sleep(0.1)
         with distributed.Client(scheduler_file=str(sched_file), timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
+            # the workers' sparsity source, imported now (a lambda travels by value; this module does not)
+            theirs = set(
+                client.run(lambda: __import__("sparsity.harness._code", fromlist=["_"]).IMPORTED_CODE).values()
+            )
+        _skip_if_source_changed(theirs)  # the executor would refuse such workers (a test below checks it)
         yield {"file": str(sched_file), "procs": procs}
     finally:
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+def _skip_if_source_changed(workers_code):
+    """Skip when the sparsity source differs from what pytest imported: its workers would run other code.
+
+    Dask workers import the source when they start; this process imported it at collection. In a working tree
+    being edited meanwhile, the comparisons below would be between two versions of the code.
+    """
+    if set(workers_code) != {IMPORTED_CODE}:
+        pytest.skip(f"the sparsity source changed since pytest imported it ({IMPORTED_CODE} -> "
+                    f"{sorted(set(workers_code))}): Dask workers would run other code")  # fmt: skip
 
 
 def _suite(tmp_path, body):
@@ -101,6 +119,35 @@ def test_cluster_results_equal_local_results(tmp_path, cluster):
     assert local["executor"] == {"kind": "inline", "workers": 1}
     # The hash leaves the timing columns out: equal results, equal hashes.
     assert dask["results_sha256"] == local["results_sha256"]
+
+
+def test_workers_with_other_code_are_refused(cluster):
+    # Workers import sparsity when their first task arrives (a LocalCluster spawns them, so they read the files
+    # as they are then); one that runs other code than the client must stop the run, not give other rows.
+    with DaskExecutor(cluster["file"]) as ex:
+        assert ex.describe()["code"] == IMPORTED_CODE
+        assert sorted(r for _, r in ex.map(abs, [-2, 1], keys=["a", "b"])) == [1, 2]
+        ex.code = "0" * 16  # as if this process had imported other source than the workers
+        with pytest.raises(ExecutorLost, match="other sparsity code"):
+            list(ex.map(abs, [-2, 1], keys=["a", "b"]))
+
+
+@pytest.mark.slow
+def test_local_cluster_equals_the_pool(tmp_path):
+    # --scheduler local: processes (not this one), one thread each, no memory limit; the same rows as the pool.
+    _skip_if_source_changed({code_fingerprint()})  # what the workers, spawned below, will import
+    suite = _suite(tmp_path, TINY)
+    run_suite(suite, tmp_path / "pool", workers=2, progress=False, report=False)
+    with DaskExecutor("local", 2) as ex:
+        info = ex._client.scheduler_info()["workers"].values()
+        assert [w["nthreads"] for w in info] == [1, 1] and all(not w["memory_limit"] for w in info)
+        assert os.getpid() not in ex._local_pids and len(set(ex._local_pids)) == 2
+        assert ex.describe()["start_s"] > 0 and ex.describe()["close_s"] is None
+    assert ex.describe()["close_s"] >= 0
+    run_suite(suite, tmp_path / "dask", workers=2, scheduler="local", progress=False, report=False)
+    pd.testing.assert_frame_equal(_numbers(tmp_path / "dask/results.csv"), _numbers(tmp_path / "pool/results.csv"))
+    executor = json.loads((tmp_path / "dask" / "manifest.json").read_text())["executor"]
+    assert executor["scheduler"] == "local" and executor["workers"] == 2 and executor["close_s"] is not None
 
 
 def test_resume_across_executors(tmp_path, cluster):
