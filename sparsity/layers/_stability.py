@@ -30,7 +30,7 @@ import numpy as np
 from scipy import special
 
 from sparsity.tails._csn import _continuous_alphas
-from sparsity.tails._csn_scan import candidates, first_index
+from sparsity.tails._csn_scan import ScanMemo, candidates, first_index
 from sparsity.tails._ks_scan import ks_scan_numpy
 
 __all__ = [
@@ -99,7 +99,8 @@ def _extreme(ends: np.ndarray, current: float, sign: float, lower_bound: Any, ex
     """The most extreme of ``ends`` (``sign`` 1: largest, -1: smallest) with ``D <= thr``, else ``current``.
 
     Candidates are taken most extreme first, in chunks: grid lower bounds of ``D`` discard most of a chunk, the
-    rest is evaluated exactly in order; the first candidate that qualifies is the answer.
+    rest is evaluated exactly in order; the first candidate that qualifies is the answer. ``ends`` may hold
+    NaN for candidates known not to qualify (never taken).
     """
     order = np.flatnonzero(sign * ends > sign * current)
     order = order[np.argsort(-sign * ends[order], kind="stable")]
@@ -115,8 +116,20 @@ def _extreme(ends: np.ndarray, current: float, sign: float, lower_bound: Any, ex
     return current
 
 
+def _known_extreme(ends: np.ndarray, current: float, sign: float, member: np.ndarray) -> float:
+    """``current`` moved to the most extreme of ``ends[member]`` beyond it (``member``: known to qualify)."""
+    e = ends[member & (sign * ends > sign * current)]
+    return float(e[np.argmax(sign * e)]) if e.size else current
+
+
 def xmin_interval(
-    x: np.ndarray, alpha: float, n_tail: int, d_min: float, level: float = CI_LEVEL
+    x: np.ndarray,
+    alpha: float,
+    n_tail: int,
+    d_min: float,
+    level: float = CI_LEVEL,
+    *,
+    memo: ScanMemo | None = None,
 ) -> tuple[float, float]:
     """Interval of a continuous CSN ``alpha`` that includes the uncertainty of ``xmin`` (module docstring).
 
@@ -128,6 +141,9 @@ def xmin_interval(
         The fit: survival tail index, tail size and KS distance (the minimum over the candidates).
     level : float
         Coverage of each normal interval in the union.
+    memo : ScanMemo, optional
+        The ``memo`` of the :func:`~sparsity.tails._csn.csn_fit` result on ``x``: its lower bounds and exact
+        KS distances decide most candidates without a scan (the same interval, faster).
 
     Returns
     -------
@@ -138,6 +154,8 @@ def xmin_interval(
     z = _z(level)
     lo, hi = alpha * (1.0 - z / math.sqrt(n_tail)), alpha * (1.0 + z / math.sqrt(n_tail))
     n = x.shape[0]
+    if memo is not None and memo.n != n:
+        raise ValueError(f"memo describes a sample of {memo.n} values; x has {n}: pass the memo of the fit of x")
     L = np.log(x)
     first = first_index(x)
     cand = candidates(x, first, MIN_CI_TAIL)
@@ -148,6 +166,14 @@ def xmin_interval(
     cand, a, cn = cand[ok], a[ok], cn[ok]
     root_m = np.sqrt((n - cand).astype(np.float64))
     thr = d_min + KS_SE / math.sqrt(n_tail) + 1e-12
+    ends_hi, ends_lo = a * (1.0 + z / root_m), a * (1.0 - z / root_m)
+    if memo is not None:
+        # candidates known to qualify move the ends; those known not to are dropped; the rest is scanned
+        lower, exact = memo.lookup(n - cand)
+        hi = _known_extreme(ends_hi, hi, 1.0, exact <= thr)
+        lo = _known_extreme(ends_lo, lo, -1.0, exact <= thr)
+        open_ = np.isnan(exact) & ~(lower > thr)
+        ends_hi, ends_lo = np.where(open_, ends_hi, np.nan), np.where(open_, ends_lo, np.nan)
 
     def lower_bound(idx: np.ndarray, k: int) -> np.ndarray:
         return ks_scan_numpy(L, first, cand[idx], a[idx], cn[idx], k)[0]
@@ -155,6 +181,6 @@ def xmin_interval(
     def exact_d(idx: np.ndarray) -> np.ndarray:
         return ks_scan_numpy(L, first, cand[idx], a[idx], cn[idx], 0)[0]
 
-    hi = _extreme(a * (1.0 + z / root_m), hi, 1.0, lower_bound, exact_d, thr)
-    lo = _extreme(a * (1.0 - z / root_m), lo, -1.0, lower_bound, exact_d, thr)
+    hi = _extreme(ends_hi, hi, 1.0, lower_bound, exact_d, thr)
+    lo = _extreme(ends_lo, lo, -1.0, lower_bound, exact_d, thr)
     return lo, hi

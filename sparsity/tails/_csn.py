@@ -35,12 +35,19 @@ from typing import Any
 import numpy as np
 
 from sparsity.tails._csn_discrete import discrete_fit, discrete_fixed_xmin, discrete_se
-from sparsity.tails._csn_scan import CsnResult, candidates, first_index, prune
+from sparsity.tails._csn_scan import CsnResult, ScanMemo, candidates, first_index, prune
 from sparsity.tails._estimate import TailEstimate
-from sparsity.tails._ks_backends import ks_kernel_for
+from sparsity.tails._ks_backends import NUMPY_KERNEL, ks_kernel_for
 from sparsity.tails._ks_scan import ks_window_numpy
 
 __all__ = ["CsnResult", "csn_fit", "csn_method"]
+
+# prune schedule of the continuous scan: a 4-point grid first (it discards most candidates at a quarter of the
+# 16-point grid's cost), the window bound from the 16-point grid on, at most 32 exact seeds per round; measured
+# on MiniLM's entry windows (20,000 values) ~25% faster than prune's defaults, the same result (any valid
+# schedule gives the same minimiser and D)
+_PRUNE = {"k0": 4, "local_from": 16}
+_MAX_SEEDS = 32
 
 
 def _continuous_alphas(
@@ -135,8 +142,10 @@ def _continuous(
             c, a, cnv = c[below], a[below], cnv[below]
             ustar0 = prev.ks_distance
             if c.size == 0:
-                return replace(prev, n_candidates=n_cand)
+                memo = None if prev.memo is None else replace(prev.memo, n=n)
+                return replace(prev, n_candidates=n_cand, memo=memo)
     kernel = ks_kernel_for(xp)
+    memo = None
     # the O(n) arrays go to the kernel's device once; each scan then sends only candidates
     Ld, firstd = kernel.to_device(L), kernel.to_device(first)
 
@@ -151,10 +160,13 @@ def _continuous(
         d = kernel.scan(Ld, firstd, c, a, cnv, 0, blocks=False)[0]
         n_exact = c.size
     else:
-        local = window if kernel.window_bounds else None
-        d, n_exact = prune(c.size, (n - c).astype(np.int64), run, local=local, ustar0=ustar0)
+        bounds: list[np.ndarray] = []
+        d, n_exact = _prune(c, n, run, window if kernel.window_bounds else None, ustar0, bounds)
+        if kernel is NUMPY_KERNEL and xmax is None:
+            memo = _memo(n, c, bounds, prev)
     if prev is not None and not np.nanmin(d, initial=math.inf) <= prev.ks_distance:
-        return replace(prev, n_candidates=n_cand, n_exact=prev.n_exact + int(n_exact))  # ties go to the lower xmin
+        # ties go to the lower xmin
+        return replace(prev, n_candidates=n_cand, n_exact=prev.n_exact + int(n_exact), memo=memo)
     best = int(np.nanargmin(d))
     i = int(c[best])
     tail = x[i:]
@@ -165,7 +177,29 @@ def _continuous(
     else:
         alpha_best = float(a[best])
     n_exact = int(n_exact) + (prev.n_exact if prev is not None else 0)
-    return CsnResult(alpha_best, xmin, int(tail.size), float(d[best]), n_cand, n_exact)
+    return CsnResult(alpha_best, xmin, int(tail.size), float(d[best]), n_cand, n_exact, memo)
+
+
+def _prune(
+    c: np.ndarray, n: int, run: Any, local: Any, ustar0: float, bounds: list[np.ndarray]
+) -> tuple[np.ndarray, int]:
+    """:func:`prune` with the continuous scan's schedule (:data:`_PRUNE`, at most :data:`_MAX_SEEDS` seeds)."""
+    seeds = int(min(_MAX_SEEDS, max(8, c.size // 200)))
+    tail = (n - c).astype(np.int64)
+    return prune(c.size, tail, run, local=local, ustar0=ustar0, bounds=bounds, n_seed=seeds, n_spread=seeds, **_PRUNE)
+
+
+def _memo(n: int, c: np.ndarray, bounds: list[np.ndarray], prev: CsnResult | None) -> ScanMemo | None:
+    """The scan's :class:`ScanMemo`: these candidates' bounds, then those of ``prev`` (the top part), if any."""
+    lb, exact = bounds
+    tail, lower = n - c, np.where(np.isnan(exact), lb, exact)  # an exact D is its own best lower bound
+    if prev is not None:
+        if prev.memo is None:
+            return None
+        tail = np.concatenate((tail, prev.memo.tail))
+        lower = np.concatenate((lower, prev.memo.lower))
+        exact = np.concatenate((exact, prev.memo.exact))
+    return ScanMemo(n, tail.astype(np.int64), lower, exact)
 
 
 def csn_fit(

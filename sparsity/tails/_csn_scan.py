@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CsnResult", "candidates", "first_index", "prune"]
+__all__ = ["CsnResult", "ScanMemo", "candidates", "first_index", "prune"]
 
 # Pruning margin: a candidate is discarded only when its lower bound exceeds the best exact D by more than
 # this, which covers any ulp-level difference between the grid and the exact evaluation of the same point.
@@ -19,8 +19,48 @@ _PRUNE_MARGIN = 1e-12
 
 
 @dataclass(frozen=True)
+class ScanMemo:
+    """What a continuous pruned scan learned about the KS distance ``D`` of its candidates.
+
+    A candidate is keyed by its tail size ``m`` (not its index): its tail, ``alpha`` and ``D`` depend only on
+    the ``m`` largest values, so the memo stays valid when the sample is widened below (``csn_fit``'s ``known``).
+    Both bounds come from the NumPy kernel, the same points and formula as the exact scan, so
+    ``lower <= D`` holds bitwise and ``exact`` is the exact scan's value.
+
+    Attributes
+    ----------
+    n : int
+        Size of the sample the memo describes.
+    tail : ndarray of shape (c,), int64
+        Tail sizes of the scanned candidates, strictly decreasing.
+    lower : ndarray of shape (c,)
+        A lower bound of each candidate's ``D`` (its exact ``D`` where known).
+    exact : ndarray of shape (c,)
+        The exact ``D``, NaN where it was not computed.
+    """
+
+    n: int
+    tail: np.ndarray
+    lower: np.ndarray
+    exact: np.ndarray
+
+    def lookup(self, tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, exact)`` of the candidates with tail sizes ``tail`` (0 and NaN for unknown ones)."""
+        lower, exact = np.zeros(tail.shape), np.full(tail.shape, np.nan)
+        if self.tail.size:
+            pos = np.minimum(np.searchsorted(-self.tail, -tail), self.tail.size - 1)
+            hit = self.tail[pos] == tail
+            lower[hit], exact[hit] = self.lower[pos[hit]], self.exact[pos[hit]]
+        return lower, exact
+
+
+@dataclass(frozen=True)
 class CsnResult:
-    """Raw result of the CSN scan: survival ``alpha``, ``xmin``, tail size, KS distance, candidates, exact scans."""
+    """Raw result of the CSN scan: survival ``alpha``, ``xmin``, tail size, KS distance, candidates, exact scans.
+
+    ``memo``: the continuous pruned NumPy scan's :class:`ScanMemo` (None otherwise), which
+    :func:`sparsity.layers._stability.xmin_interval` reuses; not part of the result's value (no comparison).
+    """
 
     alpha: float
     xmin: float
@@ -28,6 +68,7 @@ class CsnResult:
     ks_distance: float
     n_candidates: int
     n_exact: int
+    memo: ScanMemo | None = field(default=None, compare=False, repr=False)
 
 
 def first_index(x: np.ndarray) -> np.ndarray:
@@ -48,6 +89,26 @@ def candidates(x: np.ndarray, first: np.ndarray, min_tail: int) -> np.ndarray:
     return cand[(n - cand) >= min_tail]
 
 
+def _exact_in_order(
+    todo: np.ndarray, lb: np.ndarray, exact: np.ndarray, ustar: float, scan: Callable, batch_size: int
+) -> tuple[float, int]:
+    """Exact scans of ``todo`` in order of increasing lower bound (into ``exact``), pruning as the best D falls.
+
+    Returns the new upper bound of the minimum and the number of exact scans.
+    """
+    order = todo[np.argsort(lb[todo], kind="stable")]
+    n_exact = 0
+    for s in range(0, order.size, batch_size):
+        batch = order[s : s + batch_size]
+        batch = batch[lb[batch] <= ustar + _PRUNE_MARGIN]
+        if batch.size == 0:
+            break  # sorted by lower bound: every later one is pruned too
+        exact[batch] = scan(batch, 0)[0]
+        n_exact += batch.size
+        ustar = min(ustar, float(np.min(exact[batch])))
+    return ustar, n_exact
+
+
 def prune(
     n_cand: int,
     tail_size: np.ndarray,
@@ -61,6 +122,8 @@ def prune(
     n_spread: int | None = None,
     exact_gain: float = 16.0,
     ustar0: float = math.inf,
+    local_from: int = 0,
+    bounds: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Exact minimiser of D by grid lower bounds and exact upper bounds.
 
@@ -69,7 +132,8 @@ def prune(
     k)``, if given, returns the deviation on a window around ``centers`` (a sharper lower bound). ``ustar0``
     is a known upper bound of the minimum (the exact D of a candidate outside this set). Returns the exact D
     of every candidate that could be the minimiser (NaN for pruned ones) and the number of exact
-    evaluations.
+    evaluations. ``bounds``, if a list, receives the lower bound and the exact D (NaN: not computed) of
+    every candidate.
     """
     # exact scans seeding the upper bound: a few dozen for large problems, fewer for small ones
     auto = int(min(64, max(8, n_cand // 200)))
@@ -89,7 +153,7 @@ def prune(
         lb[alive] = np.maximum(lb[alive], d)
         full = tail_size[alive] <= k + 1
         exact[alive[full]] = d[full]
-        if local is not None and where is not None:
+        if local is not None and where is not None and k >= local_from:
             # sharpen the bound of the undecided candidates around their grid maximiser
             sel = ~full & (lb[alive] <= ustar + _PRUNE_MARGIN)
             if sel.any():
@@ -119,20 +183,14 @@ def prune(
         sizes = tail_size[todo]
         # a finer grid costs todo * k_next; the exact (block-pruned) scan about sum(sizes) / exact_gain
         if todo.size <= n_seed or k_next >= int(sizes.max()) or exact_gain * todo.size * k_next >= int(sizes.sum()):
-            # exact scans in order of increasing lower bound, pruning as the best D falls
-            order = todo[np.argsort(lb[todo], kind="stable")]
-            for s in range(0, order.size, n_seed):
-                batch = order[s : s + n_seed]
-                batch = batch[lb[batch] <= ustar + _PRUNE_MARGIN]
-                if batch.size == 0:
-                    break  # sorted by lower bound: every later one is pruned too
-                exact[batch] = scan(batch, 0)[0]
-                n_exact += batch.size
-                ustar = min(ustar, float(np.min(exact[batch])))
+            ustar, n_more = _exact_in_order(todo, lb, exact, ustar, scan, n_seed)
+            n_exact += n_more
             alive = alive[lb[alive] <= ustar + _PRUNE_MARGIN]
             alive = alive[~np.isnan(exact[alive])]
             break
         k = k_next
+    if bounds is not None:
+        bounds[:] = [lb, exact]
     keep = np.full(n_cand, np.nan)
     keep[alive] = exact[alive]
     return keep, n_exact

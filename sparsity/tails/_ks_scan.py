@@ -31,6 +31,8 @@ _CHUNK_ELEMENTS = 1 << 18
 _BLOCK_MARGIN = 1e-12
 # tails shorter than this take the plain exact scan (every point), vectorised over candidates
 _SHORT_TAIL = 1024
+_BLOCKS_PER_ROOT = 2.0
+_SUBBLOCKS = 8
 
 
 def _g_abs(
@@ -62,54 +64,87 @@ def _exact_plain(L: np.ndarray, first: np.ndarray, i: int, alpha: float, cn: flo
     return float(g[a]), int(first[j[a]])
 
 
+def _subgrid(
+    L: np.ndarray,
+    first: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    nsub: np.ndarray,
+    owner: np.ndarray,
+    tails: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Grid points ``lo + (t (hi - lo)) // nsub``, ``t = 0..nsub``, of blocks ``[lo, hi]`` of candidates ``owner``.
+
+    ``tails = (cand, alpha, cn, m)`` (``m`` float64). Returns the points, their ``first`` index, their candidate,
+    ``|G|`` (the operations of :func:`_g_abs`, so the same values) and the bound of ``|G|`` on each stretch
+    between consecutive points (``-inf`` across blocks): ``F`` and ``e`` both increase on a stretch ``[a, b]``,
+    so ``|G| <= max(F(b) - e(a), e(b) - F(a))`` there.
+    """
+    cand, alpha, cn, m = tails
+    cnt = nsub + 1
+    start = np.cumsum(cnt) - cnt
+    blk = np.repeat(np.arange(lo.shape[0]), cnt)
+    t = np.arange(int(cnt.sum()), dtype=np.int64) - start[blk]
+    j = lo[blk] + (t * (hi - lo)[blk]) // nsub[blk]
+    jj = first[j]
+    o = owner[blk]
+    i = cand[o]
+    F = (1.0 - np.exp(-alpha[o] * (L[jj] - L[i]))) * cn[o]
+    e = (jj - i) / m[o]
+    ub = np.maximum(F[1:] - e[:-1], e[1:] - F[:-1])
+    ub[blk[1:] != blk[:-1]] = -np.inf
+    return j, jj, o, np.abs(F - e), ub
+
+
+def _owner_max(v: np.ndarray, o: np.ndarray, nc: int, best: np.ndarray | None) -> np.ndarray:
+    """Per candidate: the largest ``v`` over its entries (``o`` sorted), and ``best`` (None: every one has some)."""
+    count = np.bincount(o, minlength=nc)
+    has = np.flatnonzero(count)
+    out = np.full(nc, -np.inf) if best is None else best.copy()
+    if has.size:
+        out[has] = np.maximum(out[has], np.maximum.reduceat(v, (np.cumsum(count) - count)[has]))
+    return out
+
+
 def _exact_blocks_many(
     L: np.ndarray, first: np.ndarray, cand: np.ndarray, alpha: np.ndarray, cn: np.ndarray, m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact max |G| over the long tails (``m >= _SHORT_TAIL``) of many candidates, skipping hopeless blocks.
 
-    A block is hopeless when it cannot hold the maximum.
-    Each tail is cut at ``nb + 1`` grid indices. On a block between grid indices ``a < b`` the fitted CDF ``F``
-    and the empirical CDF ``e`` both increase, so every point has ``|G| <= max(F(b) - e(a), e(b) - F(a))``.
-    Blocks whose bound is below their candidate's largest grid value (less a rounding margin) cannot contain
-    the maximum or its first occurrence; the others are evaluated point by point with the formula of
-    :func:`_g_abs`, so the result is the plain scan's. All candidates share one flat array of grid points and
-    one of block points (segments per candidate): a constant number of NumPy calls per batch.
+    A block is hopeless when it cannot hold the maximum. Each tail is cut at ``nb + 1`` grid indices into
+    blocks; on a block between grid indices ``a < b`` the fitted CDF ``F`` and the empirical CDF ``e`` both
+    increase, so every point has ``|G| <= max(F(b) - e(a), e(b) - F(a))``. Blocks whose bound is below their
+    candidate's largest grid value (less a rounding margin) cannot contain the maximum or its first
+    occurrence. The others are cut again into ``_SUBBLOCKS`` sub-blocks, with the same test against the
+    largest value on both grids, and the open sub-blocks are evaluated point by point. Every value enters with
+    the formula of :func:`_g_abs`, so the result is the plain scan's. All candidates share flat arrays of
+    points (segments per candidate): a constant number of NumPy calls per batch.
     """
     nc = cand.shape[0]
-    # block bound slack ~ 1/nb must be well below D ~ 1/sqrt(m): nb = 16 sqrt(m) keeps ~10% of the blocks open
-    nb = np.minimum(m // 4, (16 * np.sqrt(m)).astype(np.int64))
-    cnt = nb + 1
-    gstart = np.cumsum(cnt) - cnt  # where each candidate's grid points start in the flat array
-    seg = np.repeat(np.arange(nc), cnt)
-    t = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(gstart, cnt)
-    i_g = cand[seg]
-    jg = i_g + (t * (m[seg] - 1)) // nb[seg]
-    jj = first[jg]
-    F = (1.0 - np.exp(-alpha[seg] * (L[jj] - L[i_g]))) * cn[seg]
-    e = (jj - i_g) / m[seg].astype(np.float64)
-    gg = np.abs(F - e)
-    best = np.maximum.reduceat(gg, gstart)
-    ub = np.maximum(F[1:] - e[:-1], e[1:] - F[:-1])
-    ob = np.flatnonzero((seg[1:] == seg[:-1]) & (ub + _BLOCK_MARGIN >= best[seg[:-1]]))
-    lo, hi = jg[ob], jg[ob + 1]
+    mf = m.astype(np.float64)
+    tails = (cand, alpha, cn, mf)
+    # block bound slack ~ 1/nb must be well below D ~ 1/sqrt(m); a second, finer level then opens few points
+    nb = np.minimum(m // 4, (_BLOCKS_PER_ROOT * np.sqrt(m)).astype(np.int64))
+    j1, jj1, o1, g1, ub1 = _subgrid(L, first, cand, cand + m - 1, nb, np.arange(nc), tails)
+    best = _owner_max(g1, o1, nc, None)
+    ob = np.flatnonzero(ub1 + _BLOCK_MARGIN >= best[o1[:-1]])
+    lo, hi, ow = j1[ob], j1[ob + 1], o1[ob]
+    j2, jj2, o2, g2, ub2 = _subgrid(L, first, lo, hi, np.maximum(np.minimum(_SUBBLOCKS, hi - lo), 1), ow, tails)
+    best = _owner_max(g2, o2, nc, best)
+    ob = np.flatnonzero(ub2 + _BLOCK_MARGIN >= best[o2[:-1]])
+    lo, hi = j2[ob], j2[ob + 1]
     lens = hi - lo + 1
     j = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()), dtype=np.int64)
-    pseg = np.repeat(seg[ob], lens)
-    g = _g_abs(L, first, j, cand[pseg], alpha[pseg], cn[pseg], m[pseg].astype(np.float64))
-    # segment reductions (pseg is sorted; a candidate may have no open block only when its best is NaN)
-    count = np.bincount(pseg, minlength=nc)
-    has = np.flatnonzero(count)
-    pstart = (np.cumsum(count) - count)[has]
-    dmax = best.copy()
-    if has.size:
-        dmax[has] = np.maximum(best[has], np.maximum.reduceat(g, pstart))
+    pseg = np.repeat(o2[ob], lens)
+    g = _g_abs(L, first, j, cand[pseg], alpha[pseg], cn[pseg], mf[pseg])
+    dmax = _owner_max(g, pseg, nc, best)
     # first occurrence of the maximum: first[] is nondecreasing along each segment, so the smallest index hit
     never = np.iinfo(np.int64).max
-    jmax = np.minimum.reduceat(np.where(gg == dmax[seg], jj, never), gstart)
-    if has.size:
-        open_hit = np.minimum.reduceat(np.where(g == dmax[pseg], first[j], never), pstart)
-        jmax[has] = np.minimum(jmax[has], open_hit)
-    bad = np.flatnonzero(~np.isfinite(best))
+    jmax = np.full(nc, never)
+    for jj, o, v in ((jj1, o1, g1), (jj2, o2, g2), (first[j], pseg, g)):
+        hit = np.flatnonzero(v == dmax[o])
+        np.minimum.at(jmax, o[hit], jj[hit])
+    bad = np.flatnonzero(~np.isfinite(dmax))
     for c in bad:  # NaN alpha (an invalid candidate): the plain scan defines the result
         dmax[c], jmax[c] = _exact_plain(L, first, int(cand[c]), alpha[c], cn[c], int(m[c]))
     return dmax, jmax
