@@ -212,6 +212,28 @@ def test_analyze_real_metrics_on_a_small_file(npz, capsys):
     assert np.allclose([r["alpha_ww"] for r in rows], direct["alpha_ww"], rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("flags", "kwargs"),
+    [([], {}), (["--entry-method", "hill"], {"entry_method": "hill"}), (["--stability"], {"stability": True})],
+)
+def test_entry_method_and_stability_options(npz, capsys, flags, kwargs, tmp_path):
+    # the analyze_weights options of the command line: the same rows as the API with the same options
+    from sparsity import analyze_weights
+    from sparsity.weights import load_weights
+
+    out_dir = tmp_path / "out"
+    code, _, err = _run(["analyze", npz, "--out", out_dir, "--no-progress", *flags], capsys)
+    assert code == 0, err
+    got = pd.read_csv(out_dir / "results.csv")
+    want = analyze_weights(load_weights(npz), **kwargs)
+    for col in ("entry_alpha", "entry_n_tail", "entry_alpha_fp16", "alpha_ww_unstable"):
+        assert np.allclose(got[col].astype(float), want[col].astype(float), rtol=1e-14, equal_nan=True), col
+    assert got["entry_alpha_fp16"].notna().all() == bool(kwargs.get("stability"))
+    assert json.loads((out_dir / "manifest.json").read_text())  # options recorded with the run
+    code, _, err = _run(["analyze", npz, "--out", out_dir, "--no-progress", "--resume", *flags], capsys)
+    assert code == 0, err  # the same options resume
+
+
 def test_a_bad_tensor_becomes_a_failed_row(tmp_path, capsys):
     import zipfile
 

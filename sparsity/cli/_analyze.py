@@ -22,6 +22,7 @@ from sparsity.harness.analysis import PROGRESS_MIN_TENSORS, analyze_checkpoints
 from sparsity.harness.columns import ANALYZE_TERMINAL_COLUMNS
 from sparsity.harness.report import write_report
 from sparsity.harness.runner import RunInterrupted
+from sparsity.layers._entry import ENTRY_METHODS
 from sparsity.weights import TensorFilter
 
 __all__ = ["PROGRESS_MIN_TENSORS", "build_analyze"]
@@ -52,6 +53,16 @@ def _check_analysed(df: Any, paths: list[str]) -> None:
     raise ValueError(f"{', '.join(paths)}: nothing could be analysed; {why}")
 
 
+def _analysis_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`sparsity.analyze_weights` given on the command line (defaults left out)."""
+    options: dict[str, Any] = {}
+    if args.entry_method != ENTRY_METHODS[0]:
+        options["entry_method"] = args.entry_method
+    if args.stability:
+        options["stability"] = True
+    return options
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.out is None and (args.resume or args.fresh):
         raise ValueError("--resume and --fresh need --out DIR (an analysis without --out keeps nothing)")
@@ -61,6 +72,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             args.out,
             select=_select(args),
             engine=args.engine,
+            options=_analysis_options(args),
             workers=args.workers,
             scheduler=args.scheduler,
             resume_run=args.resume,
@@ -111,6 +123,17 @@ def build_analyze(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--include", action="append", metavar="REGEX", help="keep only names matching (repeatable)")
     parser.add_argument("--exclude", action="append", metavar="REGEX", help="also skip names matching (repeatable)")
     parser.add_argument("--engine", choices=("auto", "torch", "builtin"), default="auto", help="torch checkpoints")
+    parser.add_argument(
+        "--entry-method",
+        choices=ENTRY_METHODS,
+        default=ENTRY_METHODS[0],
+        help=f"entry-tail estimator on the 20,000 largest magnitudes (default {ENTRY_METHODS[0]}: exact CSN, no seed)",
+    )
+    parser.add_argument(
+        "--stability",
+        action="store_true",
+        help="also refit on the float16- and bfloat16-rounded weights (*_fp16, *_bf16, *_unstable columns)",
+    )
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     add_scheduler_option(parser, "tensors")
     resume = parser.add_mutually_exclusive_group()

@@ -27,8 +27,8 @@ Column groups (all floats are NaN when not computable; ``status``/``reason`` say
   ``*_ci_low``, ``*_ci_high`` (95 % interval including the uncertainty of ``xmin``: the union of the normal
   intervals of every ``xmin`` whose KS distance is within one standard error of the best), ``*_fp16``,
   ``*_bf16`` (the fit refitted on the tensor rounded to float16 / bfloat16; for a tensor stored in that
-  precision the refit is the fit) and ``*_unstable`` (a refit lies outside the interval, or failed); by
-  default (``stability="auto"``) the entry refits only, the spectral ones with ``stability=True``.
+  precision the refit is the fit) and ``*_unstable`` (a refit lies outside the interval, or failed); only
+  with ``stability=True`` (missing by default).
 
 Missing values (the dataclasses of :mod:`sparsity.layers._rows` define names, order and types): float columns
 are NaN; counts (``N``, ``M``, ``rf``, ``num_evals``, ``num_pl_spikes``, ``matrix_rank``, ``num_spikes``,
@@ -197,14 +197,14 @@ def _analyze_row(
     entries: bool,
     entry_top: int | None,
     entry_method: str = "csn",
-    stability: bool | Literal["auto"] = "auto",
+    stability: bool = False,
     spectra_precision: str = "auto",
 ) -> LayerRow:
     """The row of a validated tensor ``W`` whose matrices (:class:`ConvConvention`) are ``mats``."""
     m, n = int(mats.shape[-2]), int(mats.shape[-1])
     lam = np.sort(host_float64(eigenvalues_gram(mats, xp=xp, precision=spectra_precision)).ravel())[::-1]
     spectral, reasons, status, fit = _spectral_columns(lam, max(m, n), min(m, n), min_evals)
-    if fit is not None and stability is True:  # "auto": entry refits only (see analyze_matrix)
+    if fit is not None and stability:
         spectral, why = _spectral_stability(mats, max(m, n), spectral, fit, spectra_precision)
         reasons += why
     entry_reasons: list[str] = []
@@ -212,7 +212,7 @@ def _analyze_row(
     if entries:
         size = math.prod(int(d) for d in W.shape)
         mags = entry_magnitudes(W, entry_top, xp=xp)
-        entry_cols, entry_reasons = entry_columns(mags, size, method=entry_method, stability=bool(stability))
+        entry_cols, entry_reasons = entry_columns(mags, size, method=entry_method, stability=stability)
     reason = "; ".join(reasons + entry_reasons)
     return replace(ident, spectral=spectral, entries=entry_cols, status=status, reason=reason)
 
@@ -228,7 +228,7 @@ def _options(
         "entries": check_bool(entries, "entries"),
         "entry_top": check_int(entry_top, "entry_top", low=10, allow_none=True),
         "entry_method": check_choice(more["entry_method"], "entry_method", ENTRY_METHODS),
-        "stability": more["stability"] if more["stability"] == "auto" else check_bool(more["stability"], "stability"),
+        "stability": check_bool(more["stability"], "stability"),
     }
 
 
@@ -246,7 +246,7 @@ def analyze_matrix(
     entry_top: int | None = 20_000,
     spectra_precision: Precision = "auto",
     entry_method: EntryMethod = "csn",
-    stability: bool | Literal["auto"] = "auto",
+    stability: bool = False,
 ) -> dict[str, Any]:
     """Spectral and entry-level compressibility metrics of one weight tensor.
 
@@ -277,16 +277,15 @@ def analyze_matrix(
         Entry-tail estimator on the ``entry_top`` largest magnitudes. ``"csn"`` (default): exact CSN,
         deterministic. The others: :func:`sparsity.fit_tail` with its own interval and bootstraps seeded from
         the data (``rng="data"``), so every choice gives the same answer on the same tensor.
-    stability : {"auto", True, False}
-        Refit ``entry_alpha`` and ``alpha_ww`` on the float16- and bfloat16-rounded tensor (the ``*_fp16``,
-        ``*_bf16`` and ``*_unstable`` columns; none is needed for a tensor already in that precision).
-        ``"auto"`` (default): the entry refits only (cheap: the rounded top window; where rounding does move
-        fits: 4 of MiniLM's 39 entry fits leave their interval in bfloat16). The spectral refits cost two more
-        Gram spectra per tensor (+1.3 s, ~60 % of the default's time, on MiniLM) and are measured not to matter: every
-        ``alpha_ww`` of the four catalog models (57 layers) stays inside its interval in float16 and bfloat16
-        (``results/quantization``), so they run only with ``True`` (then ``alpha_ww_fp16``, ``alpha_ww_bf16``
-        and ``alpha_ww_unstable`` are filled; with ``"auto"`` they are missing). ``False``: no refits. The
-        intervals are computed either way.
+    stability : bool
+        Refit ``entry_alpha`` and ``alpha_ww`` on the float16- and bfloat16-rounded tensor: the ``*_fp16``,
+        ``*_bf16`` and ``*_unstable`` columns (missing with ``False``, the default; the intervals are computed
+        either way). The fits are built to be stable under rounding (a window on a coarse float grid is
+        dequantised before the fit, :mod:`sparsity.tails._grid`; the interval includes the ``xmin``
+        uncertainty), and measured so: no refit, entries or spectra, of the 143 tensors of the five catalog
+        models (MiniLM's 39 included) leaves its interval. ``True`` checks it on your tensors, at the cost of
+        two more entry fits and two more Gram spectra per tensor (none for a tensor already in that
+        precision): about 2.5x the default's time on MiniLM.
     spectra_precision : {"auto", "float64", "mixed", "float32"}
         Working precision of the Gram matrix and eigensolver (:func:`sparsity.esd`). ``"auto"`` is
         ``"float64"``. ``"mixed"`` (float32 Gram matrix): ``alpha_ww`` within 1e-3 of float64 on the
@@ -351,7 +350,7 @@ def analyze_weights(
     errors: Literal["row", "raise"] = "row",
     spectra_precision: Precision = "auto",
     entry_method: EntryMethod = "csn",
-    stability: bool | Literal["auto"] = "auto",
+    stability: bool = False,
 ) -> Any:
     """Analyse every tensor of a model: one pandas row per tensor with at least 2 dimensions.
 

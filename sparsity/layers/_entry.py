@@ -8,9 +8,9 @@ that keeps host copies of the largest magnitudes and a few sums; :func:`entry_co
 The default entry-tail method (``entry_method="csn"``, ``entry_top=20_000``) is exact CSN on the 20,000
 largest magnitudes (widened once to 80,000 when the tail fills half the window): deterministic, no seed, and
 the one method of both ``sparsity-bench analyze`` and suite rows on real weights
-(:mod:`sparsity.harness._entry_engine`); ``bench/entry_tail_study.py`` compares it with the others. Its
-interval includes the ``xmin`` uncertainty and the float16/bfloat16 refits reuse the float32 window
-(:mod:`sparsity.layers._stability`).
+(:mod:`sparsity.harness._case_tail`); ``bench/entry_tail_study.py`` compares it with the others. Its
+interval includes the ``xmin`` uncertainty (the scan's memo decides most of its candidates) and the
+float16/bfloat16 refits (``stability=True``) reuse the float32 window (:mod:`sparsity.layers._stability`).
 
 Coarse grids. When the window's magnitudes lie on a coarse floating-point grid (bf16, float16 or fp8 storage,
 3 to 11 significand bits; :mod:`sparsity.tails._grid`), every method fits the dequantised window instead: each
@@ -147,7 +147,8 @@ def _fit(top: np.ndarray, K: int, method: str, *, n: int, interval: bool) -> _Fi
         r, window = _entry_tail_fit(top, K)
         ci = (math.nan, math.nan)
         if interval:
-            ci = xmin_interval(_ascending(top[:window]), r.alpha, r.n_tail, r.ks_distance, CI_LEVEL)
+            # the scan's memo decides most candidates of the interval without another scan (the same interval)
+            ci = xmin_interval(_ascending(top[:window]), r.alpha, r.n_tail, r.ks_distance, CI_LEVEL, memo=r.memo)
         return _Fit(r.alpha, r.xmin, r.n_tail, r.ks_distance, window, ci)
     # bootstraps seeded from the data: no seed to pass, the same answer every time
     tf = fit_tail(top[:K], cast("EntryMethod", method), rng="data", ci_level=CI_LEVEL)
@@ -218,7 +219,7 @@ def entry_magnitudes(W: Any, entry_top: int | None, *, xp: Any) -> tuple[Any, ..
 
 
 def entry_columns(
-    mags: tuple[Any, ...] | None, size: int, *, method: str = "csn", stability: bool = True
+    mags: tuple[Any, ...] | None, size: int, *, method: str = "csn", stability: bool = False
 ) -> tuple[EntryColumns, list[str]]:
     """Entry columns from :func:`entry_magnitudes` (host NumPy only), and the reasons for missing ones.
 
