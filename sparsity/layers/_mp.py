@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from scipy import integrate, optimize
 
 __all__ = ["TW1_Q99", "MpFit", "mp_edges", "mp_fit", "mp_median", "tw_threshold"]
 
@@ -47,6 +46,8 @@ def mp_median(q: float) -> float:
     With ``x = x_- + (x_+ - x_-) sin^2(theta)`` the CDF is the integral over theta in [0, pi/2] of the
     smooth function ``(x_+ - x_-)^2 sin^2 cos^2 / (pi q x)`` (no endpoint singularity, even for q = 1).
     """
+    from scipy import integrate, optimize  # on first use: ~0.1 s of import that `import sparsity` need not pay
+
     a, b = (1.0 - math.sqrt(q)) ** 2, (1.0 + math.sqrt(q)) ** 2
     w = b - a
 

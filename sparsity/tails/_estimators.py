@@ -23,6 +23,7 @@ estimators, with k rules of their own, are in :mod:`sparsity.tails._moments_dbs`
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections import deque
@@ -30,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from scipy import interpolate
 
 from sparsity._checks import check_int
 from sparsity._threads import available_cpus
@@ -202,8 +202,18 @@ _STABLE_NU = np.array([
     3.660946, 3.465625, 3.296352, 3.149795, 3.02317, 2.914029, 2.820128, 2.739382, 2.669882, 2.609914,
     2.557985, 2.512818, 2.473342, 2.438664,
 ])  # fmt: skip
-# alpha as a smooth monotone function of log(nu) (log nu decreasing in alpha -> reverse for increasing abscissa)
-_ALPHA_OF_LOGNU = interpolate.PchipInterpolator(np.log(_STABLE_NU[::-1]), _STABLE_ALPHA[::-1])
+
+
+@functools.cache
+def _alpha_of_lognu() -> Any:
+    """The stable index alpha as a smooth monotone function of log(nu), built on first use.
+
+    ``scipy.interpolate`` costs ~0.1 s to import, which ``import sparsity`` need not pay. log nu decreases in
+    alpha, so the table is reversed for an increasing abscissa.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    return PchipInterpolator(np.log(_STABLE_NU[::-1]), _STABLE_ALPHA[::-1])
 
 
 def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generator) -> TailEstimate:
@@ -228,7 +238,7 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
             stacklevel=4,
         )
     lc = min(max(lnu, lo), hi)
-    alpha = float(_ALPHA_OF_LOGNU(lc))
+    alpha = float(_alpha_of_lognu()(lc))
     h = min(0.05, 0.5 * n ** (-1.0 / 5.0))
     f = 2 * h / (np.quantile(x, p + h) - np.quantile(x, p - h))
     g = np.array([-1.0 / q[0], 1.0 / q[1]])  # gradient of log nu wrt (q_.5, q_.9)
@@ -239,6 +249,6 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
     # slope d alpha / d log nu by a central difference inside the table (one-sided at its ends)
     eps = 1e-4
     a_hi, a_lo = min(lc + eps, hi), max(lc - eps, lo)
-    dadl = (float(_ALPHA_OF_LOGNU(a_hi)) - float(_ALPHA_OF_LOGNU(a_lo))) / (a_hi - a_lo)
+    dadl = (float(_alpha_of_lognu()(a_hi)) - float(_alpha_of_lognu()(a_lo))) / (a_hi - a_lo)
     se = abs(dadl) * se_lnu if not clipped else math.nan
     return TailEstimate(alpha, math.nan, n, math.nan, se, {"nu": math.exp(lnu), "clipped_to_table": clipped})

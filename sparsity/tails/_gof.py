@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from sparsity._checks import as_generator, check_bool, check_choice, check_int, check_real
 from sparsity.tails._csn import csn_method
@@ -255,6 +255,8 @@ def _ll_lognormal(t: np.ndarray, xmin: float) -> tuple[np.ndarray, dict[str, flo
         g_mu = (float(np.sum(u)) - m * h) / sig
         g_s = float(np.dot(u, u)) - m - m * h * z0
         return -ll, -np.array([g_mu, g_s])
+
+    from scipy import optimize  # on first use: `import sparsity` need not pay ~0.1 s for scipy.optimize
 
     start = np.array([float(np.mean(lt)), math.log(max(float(np.std(lt)), 1e-3))])
     res = optimize.minimize(negll, start, jac=True, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000})
