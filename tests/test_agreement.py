@@ -10,7 +10,13 @@ import pytest
 import sparsity as sp
 from sparsity import synthetic
 from sparsity.curves import default_decay_window
-from sparsity.expected import finite_n_decay_exponent, model_sampler, simulated_decay_exponent
+from sparsity.expected import (
+    decay_prediction_interval,
+    finite_n_decay_exponent,
+    model_sampler,
+    simulated_decay_exponent,
+)
+from sparsity.harness import _agreement
 from sparsity.harness._agreement import agreement_columns
 from sparsity.harness._case_tail import data_entropy, engine_entry_tail
 from sparsity.harness._tail_bootstrap import _exponents, bootstrap_decay, tail_model
@@ -85,6 +91,34 @@ def test_agreement_columns():
     assert other["decay_pi_low"] < other["predicted_decay_finite_n"] < other["decay_pi_high"]
     none = agreement_columns(x, tail, {**measured, "measured_decay": math.nan}, "hill", "pareto", 7)
     assert none["agrees"] is None and math.isnan(none["decay_pi_low"])
+
+
+def test_stable_estimator_simulates_the_stable_law(monkeypatch):
+    x = synthetic.stable(1.9, 4000, rng=3)
+    fit = sp.fit_tail(x, method="stable", rng=0)
+    d = sp.decay_exponent(x)
+    tail = {"alpha": fit.alpha, "lo": fit.alpha_ci[0], "hi": fit.alpha_ci[1], "xmin": fit.xmin,
+            "n_tail": fit.n_tail, "se": fit.alpha_se}  # fmt: skip
+    measured = {"measured_decay": d.exponent, "decay_k_min": d.k_min, "decay_k_max": d.k_max}
+    cols = agreement_columns(x, tail, measured, "stable", "stable", 9)
+    ref = decay_prediction_interval(
+        model_sampler("stable", fit.alpha, alpha_se=fit.alpha_se), 4000, replicates=400, rng=9,
+        k_min=d.k_min, k_max=d.k_max,
+    )  # fmt: skip
+    assert (cols["decay_pi_low"], cols["decay_pi_high"]) == (ref.lo, ref.hi)
+    assert cols["predicted_decay_finite_n"] == ref.mean and cols["decay_pi_level"] == 0.95
+    # the Pareto tail with the stable index predicts a decay this stable sample does not have
+    assert cols["agrees"] is True
+    pareto_tail = agreement_columns(x, tail, measured, "moments", "stable", 9)
+    assert pareto_tail["decay_pi_low"] > cols["decay_pi_high"]
+    # large n: fewer replicates, at least 100 (the budget of simulated values)
+    monkeypatch.setattr(_agreement, "_STABLE_VALUES", 4000 * 150)
+    few = agreement_columns(x, tail, measured, "stable", "stable", 9)
+    ref150 = decay_prediction_interval(
+        model_sampler("stable", fit.alpha, alpha_se=fit.alpha_se), 4000, replicates=150, rng=9,
+        k_min=d.k_min, k_max=d.k_max,
+    )  # fmt: skip
+    assert (few["decay_pi_low"], few["decay_pi_high"]) == (ref150.lo, ref150.hi)
 
 
 def test_estimator_without_threshold_gets_a_pareto_tail():
