@@ -24,7 +24,8 @@ measured_decay                fitted exponent s of sigma_k ~ k^-s (:func:`sparsi
 decay_k_min, decay_k_max      its fit window; decay_r2: its r^2
 agrees                        ``decay_pi_low <= measured_decay <= decay_pi_high`` (missing without an interval)
 decay_pi_low/high, _level     predictive interval of the measured decay at this n and window, from a seeded
-                              bootstrap of the fitted tail, alpha's uncertainty included (:mod:`._agreement`);
+                              bootstrap of the fitted tail (the ``stable`` estimator: of the stable law),
+                              alpha's uncertainty included (:mod:`._agreement`);
                               its nominal coverage (0.95)
 compressible                  ``alpha_hat < 2`` (the l2 threshold); missing when the fit gave no alpha (NaN)
 effective_sparsity(_frac)     smallest k with relative l2 error <= 0.1 (and k / n)

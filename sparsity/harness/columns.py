@@ -50,14 +50,16 @@ RESULTS_COLUMN_DOCS: dict[str, str] = {
     "predicted_decay": "predicted decay exponent `max(0, 1/alpha_hat - 1/2)` of the best-k l2 error",
     "predicted_decay_true": "the same from `true_alpha`",
     "predicted_decay_finite_n": "finite-n prediction of `measured_decay` at this n and fit window (Pareto: the "
-    "exact expected curve's fit; other laws: mean of a bootstrap of the fitted tail)",
+    "exact expected curve's fit; other laws: mean of a bootstrap of the fitted tail, or of the fitted stable law "
+    "for the `stable` estimator)",
     "measured_decay": "fitted exponent s of sigma_k ~ k^-s (`sparsity.decay_exponent`; positive = decaying)",
     "decay_k_min": "first k of the decay fit window",
     "decay_k_max": "last k of the decay fit window",
     "decay_r2": "r^2 of the log-log decay fit",
     "agrees": "`decay_pi_low <= measured_decay <= decay_pi_high` (empty without an interval)",
     "decay_pi_low": "lower end of the predictive interval of `measured_decay` at this n and window (seeded "
-    "bootstrap of the fitted tail, alpha's uncertainty included)",
+    "bootstrap of the fitted tail, or a simulation of the fitted stable law for the `stable` estimator; alpha's "
+    "uncertainty included)",
     "decay_pi_high": "upper end of that predictive interval",
     "decay_pi_level": "nominal coverage of the predictive interval (0.95)",
     "compressible": "`alpha_hat < 2` (the l2 threshold); empty when the fit gave no alpha",
