@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,13 +76,19 @@ def test_alpha_uncertainty_widens_the_interval():
     assert w_drawn.hi - w_drawn.lo > 1.5 * (w_fixed.hi - w_fixed.lo)
 
 
-def test_agreement_columns():
-    x = synthetic.pareto(1.5, 10_000, rng=5)
-    fit = sp.fit_tail(x, method="hill", rng=0)
+def _fit_and_measure(x: np.ndarray, method: str) -> tuple[Any, Any, dict, dict]:
+    """The fit, the decay and the ``tail`` / ``measured`` arguments of agreement_columns for ``x``."""
+    fit = sp.fit_tail(x, method=method, rng=0)
     d = sp.decay_exponent(x)
     tail = {"alpha": fit.alpha, "lo": fit.alpha_ci[0], "hi": fit.alpha_ci[1], "xmin": fit.xmin,
             "n_tail": fit.n_tail, "se": fit.alpha_se}  # fmt: skip
     measured = {"measured_decay": d.exponent, "decay_k_min": d.k_min, "decay_k_max": d.k_max}
+    return fit, d, tail, measured
+
+
+def test_agreement_columns():
+    x = synthetic.pareto(1.5, 10_000, rng=5)
+    fit, d, tail, measured = _fit_and_measure(x, "hill")
     cols = agreement_columns(x, tail, measured, "hill", "pareto", 7)
     exact = finite_n_decay_exponent(10_000, fit.alpha, k_min=d.k_min, k_max=d.k_max).exponent
     assert cols["predicted_decay_finite_n"] == exact  # the Pareto family: the exact expected curve's fit
@@ -95,16 +102,14 @@ def test_agreement_columns():
 
 def test_stable_estimator_simulates_the_stable_law(monkeypatch):
     x = synthetic.stable(1.9, 4000, rng=3)
-    fit = sp.fit_tail(x, method="stable", rng=0)
-    d = sp.decay_exponent(x)
-    tail = {"alpha": fit.alpha, "lo": fit.alpha_ci[0], "hi": fit.alpha_ci[1], "xmin": fit.xmin,
-            "n_tail": fit.n_tail, "se": fit.alpha_se}  # fmt: skip
-    measured = {"measured_decay": d.exponent, "decay_k_min": d.k_min, "decay_k_max": d.k_max}
+    fit, d, tail, measured = _fit_and_measure(x, "stable")
+
+    def reference(replicates: int) -> Any:
+        sampler = model_sampler("stable", fit.alpha, alpha_se=fit.alpha_se)
+        return decay_prediction_interval(sampler, 4000, replicates=replicates, rng=9, k_min=d.k_min, k_max=d.k_max)
+
     cols = agreement_columns(x, tail, measured, "stable", "stable", 9)
-    ref = decay_prediction_interval(
-        model_sampler("stable", fit.alpha, alpha_se=fit.alpha_se), 4000, replicates=400, rng=9,
-        k_min=d.k_min, k_max=d.k_max,
-    )  # fmt: skip
+    ref = reference(400)
     assert (cols["decay_pi_low"], cols["decay_pi_high"]) == (ref.lo, ref.hi)
     assert cols["predicted_decay_finite_n"] == ref.mean and cols["decay_pi_level"] == 0.95
     # the Pareto tail with the stable index predicts a decay this stable sample does not have
@@ -114,10 +119,7 @@ def test_stable_estimator_simulates_the_stable_law(monkeypatch):
     # large n: fewer replicates, at least 100 (the budget of simulated values)
     monkeypatch.setattr(_agreement, "_STABLE_VALUES", 4000 * 150)
     few = agreement_columns(x, tail, measured, "stable", "stable", 9)
-    ref150 = decay_prediction_interval(
-        model_sampler("stable", fit.alpha, alpha_se=fit.alpha_se), 4000, replicates=150, rng=9,
-        k_min=d.k_min, k_max=d.k_max,
-    )  # fmt: skip
+    ref150 = reference(150)
     assert (few["decay_pi_low"], few["decay_pi_high"]) == (ref150.lo, ref150.hi)
 
 

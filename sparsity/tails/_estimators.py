@@ -238,7 +238,8 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
             stacklevel=4,
         )
     lc = min(max(lnu, lo), hi)
-    alpha = float(_alpha_of_lognu()(lc))
+    alpha_of_lognu = _alpha_of_lognu()
+    alpha = float(alpha_of_lognu(lc))
     h = min(0.05, 0.5 * n ** (-1.0 / 5.0))
     f = 2 * h / (np.quantile(x, p + h) - np.quantile(x, p - h))
     g = np.array([-1.0 / q[0], 1.0 / q[1]])  # gradient of log nu wrt (q_.5, q_.9)
@@ -249,6 +250,6 @@ def stable(x: np.ndarray, *, k: int | None, n_boot: int, rng: np.random.Generato
     # slope d alpha / d log nu by a central difference inside the table (one-sided at its ends)
     eps = 1e-4
     a_hi, a_lo = min(lc + eps, hi), max(lc - eps, lo)
-    dadl = (float(_alpha_of_lognu()(a_hi)) - float(_alpha_of_lognu()(a_lo))) / (a_hi - a_lo)
+    dadl = (float(alpha_of_lognu(a_hi)) - float(alpha_of_lognu(a_lo))) / (a_hi - a_lo)
     se = abs(dadl) * se_lnu if not clipped else math.nan
     return TailEstimate(alpha, math.nan, n, math.nan, se, {"nu": math.exp(lnu), "clipped_to_table": clipped})
